@@ -1,0 +1,61 @@
+// The extension sparsebench._kernels: dispatch facts plus one bind_* call per kernel family.
+#include <omp.h>
+
+#include "../common/isa.hpp"
+#include "checks.hpp"
+
+namespace sb::bind {
+void bind_actgrad(py::module_& m);
+}
+
+namespace {
+
+namespace py = pybind11;
+
+py::list isa_list(const std::vector<sb::Isa>& isas) {
+    py::list out;
+    for (sb::Isa i : isas) out.append(sb::isa_name(i));
+    return out;
+}
+
+py::dict build_info() {
+    py::dict d;
+#if defined(__clang__)
+    d["compiler"] = std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+    d["compiler"] = std::string("gcc ") + __VERSION__;
+#else
+    d["compiler"] = "unknown";
+#endif
+    d["cxx_flags"] = SB_CXX_FLAGS;
+    py::dict isa_flags;
+    isa_flags["scalar"] = SB_FLAGS_SCALAR;
+#ifdef SB_HAVE_AVX2
+    isa_flags["avx2"] = SB_FLAGS_AVX2;
+#endif
+#ifdef SB_HAVE_AVX512
+    isa_flags["avx512"] = SB_FLAGS_AVX512;
+#endif
+#ifdef SB_HAVE_NEON
+    isa_flags["neon"] = SB_FLAGS_NEON;
+#endif
+    d["isa_flags"] = isa_flags;
+    d["build_type"] = SB_BUILD_TYPE;
+    d["openmp_version"] = _OPENMP;
+    d["omp_max_threads"] = omp_get_max_threads();
+    return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_kernels, m) {
+    m.doc() = "sparsebench C++ kernels (per-ISA variants, OpenMP, GIL released)";
+    m.def("compiled_isas", [] { return isa_list(sb::compiled_isas()); });
+    m.def("usable_isas", [] { return isa_list(sb::usable_isas()); });
+    m.def(
+        "resolve_isa",
+        [](py::object isa) { return std::string(sb::isa_name(sb::Isa(sb::bind::call_opts(isa, 0).isa))); },
+        py::arg("isa") = py::none(), "The variant a call with this isa= would run (None: env / best).");
+    m.def("build_info", &build_info);
+    sb::bind::bind_actgrad(m);
+}

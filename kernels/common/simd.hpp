@@ -1,0 +1,248 @@
+// Thin vector abstraction: one kernel body, written once, compiled per ISA translation unit.
+// Each ISA TU is built with exactly one of SB_ISA_AVX512 / SB_ISA_AVX2 / SB_ISA_NEON /
+// SB_ISA_SCALAR defined (see CMakeLists.txt), so the kernels below map to real intrinsics and
+// never to a recompiled scalar loop. Semantics are identical across ISAs: lane-wise IEEE
+// float ops without implicit contraction (-ffp-contract=off), unsigned 32-bit wrap-around ints.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#if defined(SB_ISA_AVX512) || defined(SB_ISA_AVX2)
+#include <immintrin.h>
+#elif defined(SB_ISA_NEON)
+#include <arm_neon.h>
+#elif !defined(SB_ISA_SCALAR)
+#error "define one of SB_ISA_AVX512, SB_ISA_AVX2, SB_ISA_NEON, SB_ISA_SCALAR"
+#endif
+
+// Inside the per-ISA namespace: the same names mean different types in each ISA TU, and
+// must never be merged by the linker.
+namespace sb::SB_ISA_NS::simd {
+
+#if defined(SB_ISA_AVX512)
+constexpr int W = 16;
+struct F { __m512 v; };
+struct U { __m512i v; };   // W lanes of uint32
+struct M { __mmask16 m; };
+inline F load(const float* p) { return {_mm512_loadu_ps(p)}; }
+inline void store(float* p, F a) { _mm512_storeu_ps(p, a.v); }
+inline F set1(float x) { return {_mm512_set1_ps(x)}; }
+inline F zero() { return {_mm512_setzero_ps()}; }
+inline F add(F a, F b) { return {_mm512_add_ps(a.v, b.v)}; }
+inline F sub(F a, F b) { return {_mm512_sub_ps(a.v, b.v)}; }
+inline F mul(F a, F b) { return {_mm512_mul_ps(a.v, b.v)}; }
+inline F fmadd(F a, F b, F c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
+inline F abs(F a) { return {_mm512_abs_ps(a.v)}; }
+inline F max(F a, F b) { return {_mm512_max_ps(a.v, b.v)}; }
+inline float hsum(F a) { return _mm512_reduce_add_ps(a.v); }
+inline float hmax(F a) { return _mm512_reduce_max_ps(a.v); }
+inline M cmp_ge(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ)}; }
+inline M cmp_gt(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }
+inline M cmp_ne(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_NEQ_UQ)}; }
+inline M mor(M a, M b) { return {static_cast<__mmask16>(a.m | b.m)}; }
+inline M mand(M a, M b) { return {static_cast<__mmask16>(a.m & b.m)}; }
+inline unsigned mbits(M a) { return a.m; }
+inline F select(M m, F a, F b) { return {_mm512_mask_blend_ps(m.m, b.v, a.v)}; }  // m ? a : b
+inline F copysign(F mag, F sgn) {
+    const __m512i s = _mm512_set1_epi32(int(0x80000000u));
+    __m512i r = _mm512_or_si512(_mm512_andnot_si512(s, _mm512_castps_si512(mag.v)),
+                                _mm512_and_si512(s, _mm512_castps_si512(sgn.v)));
+    return {_mm512_castsi512_ps(r)};
+}
+inline U uset1(uint32_t x) { return {_mm512_set1_epi32(int(x))}; }
+inline U iota(uint32_t base) {
+    return {_mm512_add_epi32(_mm512_set1_epi32(int(base)),
+                             _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))};
+}
+inline U uadd(U a, U b) { return {_mm512_add_epi32(a.v, b.v)}; }
+inline U uxor(U a, U b) { return {_mm512_xor_si512(a.v, b.v)}; }
+inline U umul(U a, U b) { return {_mm512_mullo_epi32(a.v, b.v)}; }
+template <int S> inline U usrl(U a) { return {_mm512_srli_epi32(a.v, S)}; }
+// Top 24 bits of each lane as a float in [0, 1): exact, identical on every ISA.
+inline F unit_float(U a) {
+    return {_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(a.v, 8)), _mm512_set1_ps(0x1.0p-24f))};
+}
+// Eight double accumulators, fed with |x| of W floats: the lane layout (element i goes to
+// accumulator i % 8) is part of the deterministic-reduction contract, see reduce.hpp.
+struct Acc8d {
+    __m512d a = _mm512_setzero_pd();
+    inline void add_abs(const float* p) {  // 16 floats = two rounds of 8
+        __m512 x = _mm512_abs_ps(_mm512_loadu_ps(p));
+        a = _mm512_add_pd(a, _mm512_cvtps_pd(_mm512_castps512_ps256(x)));
+        a = _mm512_add_pd(a, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))));
+    }
+    inline void lanes(double* out) const { _mm512_storeu_pd(out, a); }
+};
+
+#elif defined(SB_ISA_AVX2)
+constexpr int W = 8;
+struct F { __m256 v; };
+struct U { __m256i v; };
+struct M { __m256 m; };
+inline F load(const float* p) { return {_mm256_loadu_ps(p)}; }
+inline void store(float* p, F a) { _mm256_storeu_ps(p, a.v); }
+inline F set1(float x) { return {_mm256_set1_ps(x)}; }
+inline F zero() { return {_mm256_setzero_ps()}; }
+inline F add(F a, F b) { return {_mm256_add_ps(a.v, b.v)}; }
+inline F sub(F a, F b) { return {_mm256_sub_ps(a.v, b.v)}; }
+inline F mul(F a, F b) { return {_mm256_mul_ps(a.v, b.v)}; }
+inline F fmadd(F a, F b, F c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+inline F abs(F a) { return {_mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v)}; }
+inline F max(F a, F b) { return {_mm256_max_ps(a.v, b.v)}; }
+inline float hsum(F a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+inline float hmax(F a) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+inline M cmp_ge(F a, F b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_GE_OQ)}; }
+inline M cmp_gt(F a, F b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_GT_OQ)}; }
+inline M cmp_ne(F a, F b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_NEQ_UQ)}; }
+inline M mor(M a, M b) { return {_mm256_or_ps(a.m, b.m)}; }
+inline M mand(M a, M b) { return {_mm256_and_ps(a.m, b.m)}; }
+inline unsigned mbits(M a) { return unsigned(_mm256_movemask_ps(a.m)); }
+inline F select(M m, F a, F b) { return {_mm256_blendv_ps(b.v, a.v, m.m)}; }
+inline F copysign(F mag, F sgn) {
+    const __m256 s = _mm256_set1_ps(-0.0f);
+    return {_mm256_or_ps(_mm256_andnot_ps(s, mag.v), _mm256_and_ps(s, sgn.v))};
+}
+inline U uset1(uint32_t x) { return {_mm256_set1_epi32(int(x))}; }
+inline U iota(uint32_t base) {
+    return {_mm256_add_epi32(_mm256_set1_epi32(int(base)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))};
+}
+inline U uadd(U a, U b) { return {_mm256_add_epi32(a.v, b.v)}; }
+inline U uxor(U a, U b) { return {_mm256_xor_si256(a.v, b.v)}; }
+inline U umul(U a, U b) { return {_mm256_mullo_epi32(a.v, b.v)}; }
+template <int S> inline U usrl(U a) { return {_mm256_srli_epi32(a.v, S)}; }
+inline F unit_float(U a) {
+    return {_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(a.v, 8)), _mm256_set1_ps(0x1.0p-24f))};
+}
+struct Acc8d {
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    inline void add_abs(const float* p) {  // 8 floats
+        __m256 x = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_loadu_ps(p));
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(x)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
+    }
+    inline void lanes(double* out) const { _mm256_storeu_pd(out, lo); _mm256_storeu_pd(out + 4, hi); }
+};
+
+#elif defined(SB_ISA_NEON)
+constexpr int W = 4;
+struct F { float32x4_t v; };
+struct U { uint32x4_t v; };
+struct M { uint32x4_t m; };
+inline F load(const float* p) { return {vld1q_f32(p)}; }
+inline void store(float* p, F a) { vst1q_f32(p, a.v); }
+inline F set1(float x) { return {vdupq_n_f32(x)}; }
+inline F zero() { return {vdupq_n_f32(0.0f)}; }
+inline F add(F a, F b) { return {vaddq_f32(a.v, b.v)}; }
+inline F sub(F a, F b) { return {vsubq_f32(a.v, b.v)}; }
+inline F mul(F a, F b) { return {vmulq_f32(a.v, b.v)}; }
+inline F fmadd(F a, F b, F c) { return {vfmaq_f32(c.v, a.v, b.v)}; }
+inline F abs(F a) { return {vabsq_f32(a.v)}; }
+inline F max(F a, F b) { return {vmaxq_f32(a.v, b.v)}; }
+inline float hsum(F a) { return vaddvq_f32(a.v); }
+inline float hmax(F a) { return vmaxvq_f32(a.v); }
+inline M cmp_ge(F a, F b) { return {vcgeq_f32(a.v, b.v)}; }
+inline M cmp_gt(F a, F b) { return {vcgtq_f32(a.v, b.v)}; }
+inline M cmp_ne(F a, F b) { return {vmvnq_u32(vceqq_f32(a.v, b.v))}; }
+inline M mor(M a, M b) { return {vorrq_u32(a.m, b.m)}; }
+inline M mand(M a, M b) { return {vandq_u32(a.m, b.m)}; }
+inline unsigned mbits(M a) {
+    const uint32x4_t bit = {1u, 2u, 4u, 8u};
+    return vaddvq_u32(vandq_u32(a.m, bit));
+}
+inline F select(M m, F a, F b) { return {vbslq_f32(m.m, a.v, b.v)}; }
+inline F copysign(F mag, F sgn) {
+    const uint32x4_t s = vdupq_n_u32(0x80000000u);
+    return {vbslq_f32(s, sgn.v, mag.v)};
+}
+inline U uset1(uint32_t x) { return {vdupq_n_u32(x)}; }
+inline U iota(uint32_t base) {
+    const uint32x4_t k = {0u, 1u, 2u, 3u};
+    return {vaddq_u32(vdupq_n_u32(base), k)};
+}
+inline U uadd(U a, U b) { return {vaddq_u32(a.v, b.v)}; }
+inline U uxor(U a, U b) { return {veorq_u32(a.v, b.v)}; }
+inline U umul(U a, U b) { return {vmulq_u32(a.v, b.v)}; }
+template <int S> inline U usrl(U a) { return {vshrq_n_u32(a.v, S)}; }
+inline F unit_float(U a) {
+    return {vmulq_f32(vcvtq_f32_u32(vshrq_n_u32(a.v, 8)), vdupq_n_f32(0x1.0p-24f))};
+}
+struct Acc8d {
+    float64x2_t a[4] = {vdupq_n_f64(0), vdupq_n_f64(0), vdupq_n_f64(0), vdupq_n_f64(0)};
+    int half = 0;  // 4 floats per call: alternate between accumulators 0-3 and 4-7
+    inline void add_abs(const float* p) {
+        float32x4_t x = vabsq_f32(vld1q_f32(p));
+        a[2 * half] = vaddq_f64(a[2 * half], vcvt_f64_f32(vget_low_f32(x)));
+        a[2 * half + 1] = vaddq_f64(a[2 * half + 1], vcvt_high_f64_f32(x));
+        half ^= 1;
+    }
+    inline void lanes(double* out) const {
+        for (int i = 0; i < 4; ++i) vst1q_f64(out + 2 * i, a[i]);
+    }
+};
+
+#else  // SB_ISA_SCALAR: the C++ semantic reference; one lane.
+constexpr int W = 1;
+struct F { float v; };
+struct U { uint32_t v; };
+struct M { bool m; };
+inline F load(const float* p) { return {*p}; }
+inline void store(float* p, F a) { *p = a.v; }
+inline F set1(float x) { return {x}; }
+inline F zero() { return {0.0f}; }
+inline F add(F a, F b) { return {a.v + b.v}; }
+inline F sub(F a, F b) { return {a.v - b.v}; }
+inline F mul(F a, F b) { return {a.v * b.v}; }
+inline F fmadd(F a, F b, F c) { return {std::fma(a.v, b.v, c.v)}; }
+inline F abs(F a) { return {std::fabs(a.v)}; }
+inline F max(F a, F b) { return {a.v > b.v ? a.v : b.v}; }
+inline float hsum(F a) { return a.v; }
+inline float hmax(F a) { return a.v; }
+inline M cmp_ge(F a, F b) { return {a.v >= b.v}; }
+inline M cmp_gt(F a, F b) { return {a.v > b.v}; }
+inline M cmp_ne(F a, F b) { return {a.v != b.v}; }
+inline M mor(M a, M b) { return {a.m || b.m}; }
+inline M mand(M a, M b) { return {a.m && b.m}; }
+inline unsigned mbits(M a) { return a.m ? 1u : 0u; }
+inline F select(M m, F a, F b) { return {m.m ? a.v : b.v}; }
+inline F copysign(F mag, F sgn) { return {std::copysign(mag.v, sgn.v)}; }
+inline U uset1(uint32_t x) { return {x}; }
+inline U iota(uint32_t base) { return {base}; }
+inline U uadd(U a, U b) { return {a.v + b.v}; }
+inline U uxor(U a, U b) { return {a.v ^ b.v}; }
+inline U umul(U a, U b) { return {a.v * b.v}; }
+template <int S> inline U usrl(U a) { return {a.v >> S}; }
+inline F unit_float(U a) { return {float(a.v >> 8) * 0x1.0p-24f}; }
+struct Acc8d {
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int lane = 0;
+    inline void add_abs(const float* p) { a[lane] += double(std::fabs(*p)); lane = (lane + 1) & 7; }
+    inline void lanes(double* out) const { std::memcpy(out, a, sizeof a); }
+};
+#endif
+
+// Tail helpers: a partial vector of n < W lanes through a stack buffer, so kernels keep one
+// code path and identical per-lane semantics for the remainder.
+inline F load_partial(const float* p, int n) {
+    alignas(64) float buf[W > 1 ? W : 1] = {};
+    std::memcpy(buf, p, sizeof(float) * n);
+    return load(buf);
+}
+inline void store_partial(float* p, F a, int n) {
+    alignas(64) float buf[W > 1 ? W : 1];
+    store(buf, a);
+    std::memcpy(p, buf, sizeof(float) * n);
+}
+
+}  // namespace sb::SB_ISA_NS::simd

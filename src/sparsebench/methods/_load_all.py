@@ -1,0 +1,3 @@
+"""Importing this module registers every method's ops (one import per method module)."""
+
+from . import actgrad  # noqa: F401
