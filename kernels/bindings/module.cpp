@@ -57,5 +57,19 @@ PYBIND11_MODULE(_kernels, m) {
         [](py::object isa) { return std::string(sb::isa_name(sb::Isa(sb::bind::call_opts(isa, 0).isa))); },
         py::arg("isa") = py::none(), "The variant a call with this isa= would run (None: env / best).");
     m.def("build_info", &build_info);
+    m.def(
+        "probe_threads",
+        [](int threads) {
+            const int t = sb::bind::call_opts(py::none(), threads).threads;
+            int seen = 0;
+            py::gil_scoped_release nogil;
+#pragma omp parallel num_threads(t)
+            {
+#pragma omp single
+                seen = omp_get_num_threads();
+            }
+            return seen;
+        },
+        py::arg("threads") = 0, "Threads a kernel's parallel region gets for this threads= value.");
     sb::bind::bind_actgrad(m);
 }
