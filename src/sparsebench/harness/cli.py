@@ -1,0 +1,102 @@
+"""`sparsebench run` and `sparsebench table`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .. import catalogue
+
+
+def _progress(i: int, n: int, case) -> None:
+    width = 30
+    done = int(width * i / max(n, 1))
+    label = case.id if case is not None else "done"
+    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {i}/{n} {label[:70]:<70}")
+    if case is None:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _select(args: argparse.Namespace) -> list[catalogue.BenchCase]:
+    cases = catalogue.cases(args.profile, tuple(args.suite or catalogue.SUITES))
+
+    def keep(c: catalogue.BenchCase) -> bool:
+        return (
+            (not args.layer or c.layer in args.layer)
+            and (not args.scheme or c.scheme in args.scheme)
+            and (not args.stage or c.stage in args.stage)
+            and (not args.threads or c.threads in args.threads)
+            and (not args.sparsity or any(abs(c.sparsity - s) < 1e-9 for s in args.sparsity))
+        )
+
+    return [c for c in cases if keep(c)]
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .run import run_cases
+    from .table import speedup_table
+    from ..measure import load_records
+
+    cases = _select(args)
+    if not cases:
+        print("no catalogue case matches the selection", file=sys.stderr)
+        return 2
+    if args.list:
+        print("\n".join(c.id for c in cases))
+        return 0
+    t0 = time.perf_counter()
+    path = run_cases(cases, results_dir=Path(args.results), out=Path(args.out) if args.out else None,
+                     rounds=args.rounds, progress=None if args.quiet else _progress)
+    print(speedup_table(load_records(path)))
+    print(f"\n{len(cases)} cases in {time.perf_counter() - t0:.0f} s; records: {path}")
+    return 0
+
+
+def _cmd_table(args: argparse.Namespace) -> int:
+    from ..measure import load_all, load_records
+    from .table import speedup_table
+
+    records, bad = [], []
+    for p in map(Path, args.paths or [args.results]):
+        if p.is_dir():
+            recs, errors = load_all(p)
+            records += recs
+            bad += errors
+        else:
+            try:
+                records += load_records(p)
+            except ValueError as exc:
+                bad.append((p, str(exc)))
+    for path, msg in bad:
+        print(f"skipped {path}: {msg}", file=sys.stderr)
+    print(speedup_table(records))
+    return 0
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", choices=sorted(catalogue.PROFILES), default=None,
+                   help=f"case profile (default ${catalogue.PROFILE_ENV} or quick)")
+    p.add_argument("--suite", action="append", choices=sorted(catalogue.SUITES))
+    p.add_argument("--layer", action="append", choices=sorted(catalogue.LAYERS))
+    p.add_argument("--scheme", action="append")
+    p.add_argument("--stage", action="append")
+    p.add_argument("--sparsity", action="append", type=float)
+    p.add_argument("--threads", action="append", type=int)
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("run", help="measure catalogue cases against torch-dense / torch-sparse")
+    _add_selection(p)
+    p.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds per case")
+    p.add_argument("--results", default="results", help="results directory")
+    p.add_argument("--out", help="result file (default results/<machine>/<time>-<commit>.json)")
+    p.add_argument("--list", action="store_true", help="list the selected cases and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("table", help="speedup table and break-even sparsities from stored records")
+    p.add_argument("paths", nargs="*", help="result files or directories (default: results/)")
+    p.add_argument("--results", default="results")
+    p.set_defaults(func=_cmd_table)

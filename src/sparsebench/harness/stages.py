@@ -1,0 +1,196 @@
+"""Per-case stage callables: ours (sparsebench kernels) beside torch-dense and torch-sparse.
+
+Everything a stage needs is prepared here, outside timing; a cost a stage really pays at
+training time (layout conversion, lowering) stays inside its callable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch.nn.grad import conv2d_input, conv2d_weight
+
+from ..catalogue import BenchCase
+from ..measure import Conv2dShape, dense_flops, effective_flops, tensor_bytes
+
+OURS = "sparsebench"
+
+
+class Unavailable(Exception):
+    """The case cannot run here (scheme or kernel not built, stage not defined): recorded, not fatal."""
+
+
+@dataclass
+class StageBench:
+    impls: dict[str, Callable[[], Any]]
+    dense_flops: int
+    effective_flops: int
+    tensor_bytes: dict[str, int]
+    info: dict[str, Any] = field(default_factory=dict)
+    bytes_moved: int | None = None  # memory-bound stages (front end): bytes read + written
+
+
+def _inputs(case: BenchCase, seed: int = 0):
+    shape = case.layer_spec.shape
+    gen = torch.Generator().manual_seed(seed)
+    if isinstance(shape, Conv2dShape):
+        x = torch.randn(shape.n, shape.cin, shape.h, shape.w, generator=gen)
+        w = torch.randn(shape.cout, shape.cin, shape.kh, shape.kw, generator=gen) * (2.0 / shape.k) ** 0.5
+        dy = torch.randn(shape.n, shape.cout, shape.ho, shape.wo, generator=gen)
+    else:
+        x = torch.randn(shape.batch, shape.in_features, generator=gen)
+        w = torch.randn(shape.out_features, shape.in_features, generator=gen) * (2.0 / shape.k) ** 0.5
+        dy = torch.randn(shape.batch, shape.out_features, generator=gen)
+    return shape, x, w, dy, gen
+
+
+# --- torch baselines ---------------------------------------------------------------------------
+
+
+def _torch_dense(shape, x, wm, dy) -> dict[str, Callable[[], Any]]:
+    if isinstance(shape, Conv2dShape):
+        s, p = shape.stride, shape.padding
+        stages = {
+            "forward": lambda: F.conv2d(x, wm, stride=s, padding=p),
+            "backward_data": lambda: conv2d_input(x.shape, wm, dy, stride=s, padding=p),
+            "weight_grad": lambda: conv2d_weight(x, wm.shape, dy, stride=s, padding=p),
+        }
+    else:
+        stages = {
+            "forward": lambda: F.linear(x, wm),
+            "backward_data": lambda: dy @ wm,
+            "weight_grad": lambda: dy.t() @ x,
+        }
+    # torch.optim.SGD's update on the dense weight (momentum 0.9, weight decay 5e-4)
+    param = torch.nn.Parameter(wm.clone())
+    param.grad = torch.randn_like(wm)
+    opt = torch.optim.SGD([param], lr=0.01, momentum=0.9, weight_decay=5e-4)
+    opt.step()  # creates the momentum buffer
+    stages["update"] = opt.step
+    return stages
+
+
+def _torch_sparse(shape, x, wm, dy) -> dict[str, Callable[[], Any]]:
+    """torch.sparse CSR on the lowered problem: what a user would try first."""
+    w2 = wm.reshape(wm.shape[0], -1)
+    w_csr = w2.to_sparse_csr()
+    wt_csr = w2.t().contiguous().to_sparse_csr()
+    mask_csr = (w2 != 0).to(w2.dtype).to_sparse_csr()
+    if isinstance(shape, Conv2dShape):
+        k, s, p = (shape.kh, shape.kw), shape.stride, shape.padding
+        n, cout, ho, wo = dy.shape
+
+        def lowered_x():  # (K, N*L)
+            return F.unfold(x, k, padding=p, stride=s).permute(1, 0, 2).reshape(w2.shape[1], -1)
+
+        def lowered_dy():  # (Cout, N*L)
+            return dy.permute(1, 0, 2, 3).reshape(cout, -1)
+
+        def forward():
+            y = torch.sparse.mm(w_csr, lowered_x())
+            return y.reshape(cout, n, ho, wo).permute(1, 0, 2, 3).contiguous()
+
+        def backward_data():
+            dxr = torch.sparse.mm(wt_csr, lowered_dy())
+            dxr = dxr.reshape(w2.shape[1], n, ho * wo).permute(1, 0, 2)
+            return F.fold(dxr, (shape.h, shape.w), k, padding=p, stride=s)
+
+        def weight_grad():
+            return torch.sparse.sampled_addmm(mask_csr, lowered_dy(), lowered_x().t(), beta=0.0)
+
+    else:
+
+        def forward():
+            return torch.sparse.mm(w_csr, x.t()).t()
+
+        def backward_data():
+            return torch.sparse.mm(wt_csr, dy.t()).t()
+
+        def weight_grad():
+            return torch.sparse.sampled_addmm(mask_csr, dy.t().contiguous(), x, beta=0.0)
+
+    return {"forward": forward, "backward_data": backward_data, "weight_grad": weight_grad}
+
+
+# --- builders per suite ------------------------------------------------------------------------
+
+
+def _weight_sparse(case: BenchCase) -> StageBench:
+    from ..sparse import ConvGeometry, get_scheme
+
+    try:
+        scheme = get_scheme(case.scheme)
+    except (KeyError, ImportError) as exc:
+        raise Unavailable(f"scheme {case.scheme!r} not available: {exc}") from exc
+    shape, x, w, dy, gen = _inputs(case)
+    if not scheme.supports(tuple(w.shape)):
+        raise Unavailable(f"scheme {case.scheme!r} is not defined for weight shape {tuple(w.shape)}")
+    mask, reached = scheme.make_mask(w, case.sparsity, by="magnitude", generator=gen)
+    wm = w * mask
+    sw = scheme.from_dense(w, mask)
+    geom = ConvGeometry(shape.stride, shape.padding) if isinstance(shape, Conv2dShape) else None
+    t = case.threads
+    grad_values = torch.randn_like(sw.values)
+    momentum = torch.zeros_like(sw.values)
+    ours = {
+        "forward": lambda: sw.forward(x, geom, threads=t),
+        "backward_data": lambda: sw.backward_data(dy, tuple(x.shape), geom, threads=t),
+        "weight_grad": lambda: sw.weight_grad_sampled(x, dy, geom, threads=t),
+        "update": lambda: sw.sgd_update(grad_values, momentum, lr=0.01, momentum=0.9, weight_decay=5e-4, threads=t),
+    }
+    impls = {OURS: ours[case.stage], "torch-dense": _torch_dense(shape, x, wm, dy)[case.stage]}
+    sparse_stages = _torch_sparse(shape, x, wm, dy) if case.stage != "update" else {}
+    if case.stage in sparse_stages:
+        impls["torch-sparse"] = sparse_stages[case.stage]
+    density = 1.0 - reached
+    acts = {"forward": (x,), "backward_data": (dy,), "weight_grad": (x, dy), "update": ()}[case.stage]
+    return StageBench(
+        impls=impls,
+        dense_flops=dense_flops(shape, case.stage),
+        effective_flops=effective_flops(shape, case.stage, weight_density=density),
+        tensor_bytes={
+            OURS: sw.tensor_bytes() + tensor_bytes(*acts) + (tensor_bytes(grad_values, momentum) if case.stage == "update" else 0),
+            "torch-dense": tensor_bytes(wm, *acts) * (3 if case.stage == "update" else 1) if case.stage == "update" else tensor_bytes(wm, *acts),
+            "torch-sparse": tensor_bytes(wm.to_sparse_csr(), *acts),
+        },
+        info={"sparsity_reached": reached, "nnz": sw.nnz},
+    )
+
+
+def _actgrad(case: BenchCase) -> StageBench:
+    from .. import kernels
+    from ..methods import actgrad as ref
+
+    if case.stage != "front_end":
+        raise Unavailable(f"activation-gradient stage {case.stage!r} has no kernel in this build")
+    shape, x, w, dy, gen = _inputs(case)
+    p, t, seed = case.sparsity, case.threads, 1234
+    out = torch.empty_like(dy)
+
+    def ours():
+        tau = kernels.dbtd_threshold(dy, p, threads=t)
+        return kernels.stochastic_prune(dy, tau, seed, out=out, threads=t)
+
+    def reference():
+        return ref.stochastic_prune(dy, ref.dbtd_threshold(dy, p), seed)
+
+    _, nnz = ours()
+    n = dy.numel()
+    return StageBench(
+        impls={OURS: ours, "torch-reference": reference},
+        dense_flops=0,
+        effective_flops=0,
+        tensor_bytes={OURS: tensor_bytes(dy, out), "torch-reference": tensor_bytes(dy) * 4},
+        info={"sparsity_reached": 1.0 - nnz / max(n, 1), "nnz": nnz, "rate": p},
+        bytes_moved=3 * 4 * n,  # read g twice (threshold, prune), write the pruned copy
+    )
+
+
+BUILDERS = {"weight_sparse": _weight_sparse, "actgrad": _actgrad}
+
+
+def build(case: BenchCase) -> StageBench:
+    return BUILDERS[case.suite](case)

@@ -1,0 +1,93 @@
+"""Speedup tables and break-even sparsities from stored result records."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from statistics import median
+from typing import Iterable
+
+from .stages import OURS
+
+IMPL_ORDER = (OURS, "sparseprop", "torch-sparse", "torch-dense", "torch-reference")
+
+
+def stage_records(records: Iterable[dict]) -> list[dict]:
+    return [r for r in records if r.get("kind") == "stage"]
+
+
+def latest(records: Iterable[dict]) -> list[dict]:
+    """One record per (machine, case, impl): the newest, so re-runs supersede old figures."""
+    best: dict[tuple, dict] = {}
+    for r in stage_records(records):
+        c = r["case"]
+        key = (r["machine"].get("id"), c.get("id"), c.get("impl"))
+        if key not in best or r["created"] >= best[key]["created"]:
+            best[key] = r
+    return list(best.values())
+
+
+def break_even(points: dict[float, float]) -> float | None:
+    """Lowest sparsity from which the speedup stays >= 1 at every higher measured sparsity."""
+    found = None
+    for s in sorted(points, reverse=True):
+        if points[s] >= 1.0:
+            found = s
+        else:
+            break
+    return found
+
+
+def speedup_table(records: Iterable[dict]) -> str:
+    recs = latest(records)
+    if not recs:
+        return "no stage records found"
+    # (machine, suite, layer, stage, scheme, threads) -> sparsity -> impl -> speedup
+    grid: dict[tuple, dict[float, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    for r in recs:
+        c, m = r["case"], r["metrics"]
+        key = (r["machine"].get("id"), c["suite"], c["layer"], c["stage"], c["scheme"], c["threads"])
+        val = m.get("speedup_vs_torch_dense")
+        if val is None and m.get("gbytes_per_s") is not None:
+            val = m["gbytes_per_s"]
+        grid[key][c["sparsity"]][c["impl"]] = val
+    impls = [i for i in IMPL_ORDER if any(i in d for g in grid.values() for d in g.values())]
+    lines = []
+    header = f"{'layer':<15} {'stage':<14} {'scheme':<13} {'thr':>3} {'sparsity':>8}  " + "  ".join(
+        f"{i:>14}" for i in impls
+    )
+    current_machine = None
+    for key in sorted(grid):
+        machine, suite, layer, stage, scheme, threads = key
+        if machine != current_machine:
+            lines += ["", f"machine {machine}: speedup over torch-dense (front_end rows: GB/s)", header,
+                      "-" * len(header)]
+            current_machine = machine
+        for s in sorted(grid[key]):
+            row = grid[key][s]
+            cells = "  ".join(f"{row[i]:>14.2f}" if row.get(i) is not None else f"{'-':>14}" for i in impls)
+            lines.append(f"{layer:<15} {stage:<14} {scheme:<13} {threads:>3} {s:>8.2f}  {cells}")
+    lines += ["", break_even_table(recs)]
+    return "\n".join(lines)
+
+
+def break_even_table(records: Iterable[dict]) -> str:
+    per_layer: dict[tuple, dict[float, float]] = defaultdict(dict)
+    for r in stage_records(records):
+        c, m = r["case"], r["metrics"]
+        if c["impl"] in ("torch-dense", "torch-reference") or m.get("speedup_vs_torch_dense") is None:
+            continue
+        key = (r["machine"].get("id"), c["scheme"], c["stage"], c["threads"], c["impl"], c["layer"])
+        per_layer[key][c["sparsity"]] = m["speedup_vs_torch_dense"]
+    summary: dict[tuple, list] = defaultdict(list)
+    for key, points in per_layer.items():
+        summary[key[:5]].append(break_even(points))
+    lines = [f"{'machine':<22} {'scheme':<13} {'stage':<14} {'thr':>3} {'impl':<13} break-even sparsity "
+             "(worst layer / median layer; '-' = never at the sparsities measured)"]
+    for key in sorted(summary):
+        vals = summary[key]
+        known = [v for v in vals if v is not None]
+        worst = "-" if len(known) < len(vals) else f"{max(known):.2f}"
+        med = f"{median(known):.2f}" if known else "-"
+        lines.append(f"{key[0]:<22} {key[1]:<13} {key[2]:<14} {key[3]:>3} {key[4]:<13} {worst} / {med}"
+                     f"  ({len(vals)} layers)")
+    return "\n".join(lines)
