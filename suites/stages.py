@@ -1,0 +1,95 @@
+"""asv suites generated from sparsebench.catalogue (no second list of shapes).
+
+Classes prefixed Quick* cover the quick profile and Full* the full one: pick with
+`asv run --bench Quick` / `--bench Full` (or any regex). Each class has
+  time_stage                    seconds per call (asv's own timing),
+  track_peak_delta_bytes        the stage's own peak-RSS delta (not the process's),
+  track_ns_per_effective_madd   nanoseconds per useful multiply-add (lower is better),
+for ours ("sparsebench") and the baselines ("torch-dense", "torch-sparse") as an `impl`
+parameter, so a ratio can be read per commit.
+"""
+
+import torch
+
+from sparsebench import catalogue
+from sparsebench.harness.run import torch_threads
+from sparsebench.harness.stages import OURS, Unavailable, build
+from sparsebench.measure import measure_peak_delta
+
+IMPLS = (OURS, "torch-dense", "torch-sparse")
+
+
+class _Stages:
+    suite = "weight_sparse"
+    param_names = ["layer", "scheme", "stage", "sparsity", "threads", "impl"]
+    timeout = 300
+    number = 1
+    repeat = (3, 7, 20.0)
+    warmup_time = 0.1
+
+    def setup(self, layer, scheme, stage, sparsity, threads, impl):
+        case = catalogue.BenchCase(self.suite, layer, scheme, stage, sparsity, threads)
+        if not catalogue.scheme_applies(scheme, catalogue.LAYERS[layer]):
+            raise NotImplementedError(f"{scheme} does not apply to {layer}")
+        try:
+            bench = build(case)
+        except Unavailable as exc:
+            raise NotImplementedError(str(exc)) from exc
+        if impl not in bench.impls:
+            raise NotImplementedError(f"{impl} has no {stage} stage")
+        self.fn = bench.impls[impl]
+        self.effective = bench.effective_flops
+        self._threads = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        self.fn()  # warm caches and lazy initialisation
+
+    def teardown(self, *params):
+        torch.set_num_threads(self._threads)
+
+    def time_stage(self, *params):
+        self.fn()
+
+    def track_peak_delta_bytes(self, *params):
+        return measure_peak_delta(self.fn).peak_delta_bytes or 0
+
+    track_peak_delta_bytes.unit = "bytes"
+
+    def track_ns_per_effective_madd(self, *params):
+        import time
+
+        t0 = time.perf_counter()
+        self.fn()
+        dt = time.perf_counter() - t0
+        return dt * 1e9 / max(self.effective / 2, 1)
+
+    track_ns_per_effective_madd.unit = "ns"
+
+
+def _params(prof, suite):
+    cases = list(catalogue.SUITES[suite](prof))
+    return [
+        sorted({c.layer for c in cases}),
+        sorted({c.scheme for c in cases}),
+        sorted({c.stage for c in cases}),
+        sorted({c.sparsity for c in cases}),
+        sorted({c.threads for c in cases}),
+        list(IMPLS),
+    ]
+
+
+class QuickWeightSparse(_Stages):
+    params = _params(catalogue.PROFILES["quick"], "weight_sparse")
+
+
+class FullWeightSparse(_Stages):
+    params = _params(catalogue.PROFILES["full"], "weight_sparse")
+
+
+class QuickActGrad(_Stages):
+    suite = "actgrad"
+    params = _params(catalogue.PROFILES["quick"], "actgrad")[:5] + [[OURS, "torch-dense", "torch-reference"]]
+
+
+class FullActGrad(_Stages):
+    suite = "actgrad"
+    params = _params(catalogue.PROFILES["full"], "actgrad")[:5] + [[OURS, "torch-dense", "torch-reference"]]

@@ -1,0 +1,93 @@
+"""Catalogue, harness records and CLI (small cases only; no speed is asserted)."""
+
+import json
+
+import pytest
+
+from sparsebench import catalogue, cli
+from sparsebench.harness import run_cases
+from sparsebench.harness.table import break_even, speedup_table
+from sparsebench.measure import load_records
+
+FRONT_END = [catalogue.BenchCase("actgrad", "resnet-512x4", "actgrad", "front_end", p, 1) for p in (0.9, 0.99)]
+
+
+def test_catalogue_holds_the_issue_grid():
+    full = catalogue.profile("full")
+    for name in ("resnet-64x32", "resnet-128x16", "resnet-256x8", "resnet-512x4",
+                 "alexnet-conv3", "alexnet-conv4", "alexnet-conv5"):
+        assert name in full.layers and catalogue.LAYERS[name].shape.n == 32
+    assert full.sparsities == (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
+    assert set(full.threads) == {1, 2}
+    ids = [c.id for c in catalogue.cases("full")]
+    assert len(ids) == len(set(ids))
+    assert not any(c.scheme == "pattern" and catalogue.LAYERS[c.layer].kind == "linear" for c in catalogue.cases("full"))
+    with pytest.raises(ValueError, match="unknown profile"):
+        catalogue.profile("nope")
+
+
+def test_run_writes_records_with_context(tmp_path):
+    path = run_cases(FRONT_END, out=tmp_path / "r.json", rounds=3)
+    recs = load_records(path)
+    assert recs[0]["kind"] == "machine" and recs[0]["machine"]["kernels"]["chosen"]
+    stage = [r for r in recs if r["kind"] == "stage"]
+    assert {(r["case"]["sparsity"], r["case"]["impl"]) for r in stage} == {
+        (p, i) for p in (0.9, 0.99) for i in ("sparsebench", "torch-reference")}
+    for r in stage:
+        m = r["metrics"]
+        assert m["median_s"] > 0 and m["iqr_s"] >= 0 and m["gbytes_per_s"] > 0
+        assert 0.0 <= m["sparsity_reached"] <= 1.0
+        assert r["machine"]["isa"] and r["machine"]["threads"] == 1
+    assert "front_end" in speedup_table(recs)
+
+
+def test_interrupted_run_keeps_what_was_measured(tmp_path):
+    calls = []
+
+    def progress(i, n, case):
+        calls.append(i)
+        if i == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_cases(FRONT_END, out=tmp_path / "r.json", rounds=3, progress=progress)
+    recs = load_records(tmp_path / "r.json")
+    assert [r["case"]["sparsity"] for r in recs if r["kind"] == "stage"] == [0.9, 0.9]
+
+
+def test_unavailable_cases_are_recorded_not_fatal(tmp_path):
+    case = catalogue.BenchCase("weight_sparse", "linear-1024", "no-such-scheme", "forward", 0.9, 1)
+    recs = load_records(run_cases([case], out=tmp_path / "r.json", rounds=3))
+    assert recs[-1]["kind"] == "unavailable" and "no-such-scheme" in recs[-1]["metrics"]["reason"]
+
+
+def test_break_even():
+    assert break_even({0.0: 0.5, 0.5: 0.9, 0.7: 1.1, 0.9: 3.0}) == 0.7
+    assert break_even({0.0: 0.5, 0.9: 0.8}) is None
+    assert break_even({0.5: 1.2, 0.7: 0.9, 0.9: 2.0}) == 0.9
+
+
+def test_cli_info_json(capsys):
+    assert cli.main(["info", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kernels"]["chosen"] in out["kernels"]["usable"]
+    assert out["machine"]["cpu"]["brand"]
+
+
+def test_cli_info_text(capsys):
+    assert cli.main(["info"]) == 0
+    text = capsys.readouterr().out
+    assert "chosen:" in text and "OpenMP" in text
+
+
+def test_cli_run_list(capsys):
+    assert cli.main(["run", "--profile", "quick", "--suite", "actgrad", "--list"]) == 0
+    assert "actgrad/" in capsys.readouterr().out
+
+
+def test_cli_table_skips_corrupted_files(tmp_path, capsys):
+    run_cases(FRONT_END[:1], out=tmp_path / "good.json", rounds=3)
+    (tmp_path / "bad.json").write_text('{"schema": 1, "records": [')
+    assert cli.main(["table", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "bad.json" in captured.err and "front_end" in captured.out
