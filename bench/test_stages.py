@@ -21,7 +21,8 @@ def test_stage(benchmark, case, impl):
     benchmark.group = case.id
     benchmark.extra_info.update(
         {"case": case.to_dict(), "impl": impl, "dense_flops": bench.dense_flops,
-         "effective_flops": bench.effective_flops, "tensor_bytes": bench.tensor_bytes.get(impl), **bench.info}
+         "effective_flops": bench.effective_flops, "tensor_bytes": bench.tensor_bytes.get(impl),
+         "bytes_moved": bench.bytes_moved, **bench.info}
     )
     before = torch.get_num_threads()
     torch.set_num_threads(case.threads)

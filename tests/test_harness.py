@@ -91,3 +91,28 @@ def test_cli_table_skips_corrupted_files(tmp_path, capsys):
     assert cli.main(["table", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert "bad.json" in captured.err and "front_end" in captured.out
+
+
+def test_pytest_benchmark_json_becomes_records(tmp_path):
+    from sparsebench.harness.pytest_bench import convert
+
+    case = catalogue.BenchCase("weight_sparse", "linear-1024", "unstructured", "forward", 0.9, 1)
+    bench_json = {
+        "machine_info": {"machine": "x86_64", "cpu": {"brand_raw": "Test CPU", "count": 2}},
+        "commit_info": {"id": "abc", "dirty": False},
+        "benchmarks": [
+            {"group": case.id, "stats": {"median": m, "iqr": 0.0, "rounds": 5},
+             "extra_info": {"case": case.to_dict(), "impl": impl, "dense_flops": 100, "effective_flops": 10}}
+            for impl, m in (("sparsebench", 0.001), ("torch-dense", 0.004))
+        ],
+    }
+    src = tmp_path / "b.json"
+    src.write_text(json.dumps(bench_json))
+    assert convert(src, tmp_path / "out.json") == 2
+    recs = {r["case"]["impl"]: r for r in load_records(tmp_path / "out.json")}
+    assert recs["sparsebench"]["metrics"]["speedup_vs_torch_dense"] == pytest.approx(4.0)
+    assert recs["sparsebench"]["metrics"]["efficiency"] == pytest.approx(0.4)
+    assert recs["sparsebench"]["machine"]["commit"] == "abc"
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ValueError, match="bad.json"):
+        convert(tmp_path / "bad.json", tmp_path / "x.json")

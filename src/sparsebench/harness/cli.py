@@ -76,6 +76,15 @@ def _cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from .pytest_bench import convert
+
+    out = Path(args.out) if args.out else Path(args.results) / "pytest-benchmark" / (Path(args.json).stem + ".json")
+    n = convert(Path(args.json), out)
+    print(f"{n} records from {args.json} -> {out}")
+    return 0
+
+
 def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=sorted(catalogue.PROFILES), default=None,
                    help=f"case profile (default ${catalogue.PROFILE_ENV} or quick)")
@@ -100,3 +109,8 @@ def add_commands(sub) -> None:
     p.add_argument("paths", nargs="*", help="result files or directories (default: results/)")
     p.add_argument("--results", default="results")
     p.set_defaults(func=_cmd_table)
+    p = sub.add_parser("import-benchmark", help="convert pytest-benchmark --benchmark-json output to records")
+    p.add_argument("json", help="file written by pytest --benchmark-json")
+    p.add_argument("--results", default="results")
+    p.add_argument("--out", help="result file (default results/pytest-benchmark/<name>.json)")
+    p.set_defaults(func=_cmd_import)
