@@ -44,7 +44,9 @@ class _Stages:
         self.fn()  # warm caches and lazy initialisation
 
     def teardown(self, *params):
-        torch.set_num_threads(self._threads)
+        # asv calls teardown after a skipped setup too
+        if hasattr(self, "_threads"):
+            torch.set_num_threads(self._threads)
 
     def time_stage(self, *params):
         self.fn()
