@@ -6,6 +6,7 @@
 
 namespace sb::bind {
 void bind_actgrad(py::module_& m);
+void bind_csr(py::module_& m);
 }
 
 namespace {
@@ -72,4 +73,5 @@ PYBIND11_MODULE(_kernels, m) {
         },
         py::arg("threads") = 0, "Threads a kernel's parallel region gets for this threads= value.");
     sb::bind::bind_actgrad(m);
+    sb::bind::bind_csr(m);
 }

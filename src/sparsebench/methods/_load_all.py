@@ -1,3 +1,4 @@
 """Importing this module registers every method's ops (one import per method module)."""
 
 from . import actgrad  # noqa: F401
+from . import unstructured  # noqa: F401

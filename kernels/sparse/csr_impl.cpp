@@ -1,0 +1,509 @@
+// Compiled once per ISA (SB_ISA_NS names the namespace): see CMakeLists.txt and csr.hpp.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "../common/simd.hpp"
+#include "csr.hpp"
+
+namespace sb::SB_ISA_NS {
+namespace {
+
+using namespace simd;
+
+// Register tile: NB images x VV vectors of one flattened output plane, at most kMaxAcc vectors.
+constexpr int kMaxAcc = 8;
+
+inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+inline int64_t ceildiv_signed(int64_t a, int64_t b) { return -floordiv(-a, b); }
+
+// --- the shared core: rows of sparse weights x shifted contiguous input runs ---------------
+
+// acc[b][v] += w_k * in0[b*img + off_k + v*W] for k in [k0, k1); the tile goes to tb.
+template <int NB, int VV>
+void tile_fma(const float* in0, int64_t img, const int32_t* offs, const float* vals, int64_t k0, int64_t k1,
+              float* tb) {
+    F acc[NB * VV];
+    for (int i = 0; i < NB * VV; ++i) acc[i] = zero();
+    for (int64_t k = k0; k < k1; ++k) {
+        const F w = set1(vals[k]);
+        const float* p = in0 + offs[k];
+        for (int b = 0; b < NB; ++b)
+            for (int v = 0; v < VV; ++v) acc[b * VV + v] = fmadd(w, load(p + b * img + v * W), acc[b * VV + v]);
+    }
+    for (int i = 0; i < NB * VV; ++i) store(tb + i * W, acc[i]);
+}
+
+using TileFn = void (*)(const float*, int64_t, const int32_t*, const float*, int64_t, int64_t, float*);
+
+template <int NB, int VV>
+constexpr TileFn pick_tile() {
+    if constexpr (NB * VV <= kMaxAcc) return &tile_fma<NB, VV>;
+    else return nullptr;
+}
+#define SB_TILE_ROW(NB)                                                                                     \
+    {pick_tile<NB, 1>(), pick_tile<NB, 2>(), pick_tile<NB, 3>(), pick_tile<NB, 4>(), pick_tile<NB, 5>(), \
+     pick_tile<NB, 6>(), pick_tile<NB, 7>(), pick_tile<NB, 8>()}
+const TileFn kTiles[8][8] = {SB_TILE_ROW(1), SB_TILE_ROW(2), SB_TILE_ROW(3), SB_TILE_ROW(4),
+                             SB_TILE_ROW(5), SB_TILE_ROW(6), SB_TILE_ROW(7), SB_TILE_ROW(8)};
+#undef SB_TILE_ROW
+
+struct ClassGeom {
+    int64_t L;      // flattened output length (Arows * RS)
+    int64_t Arows, Acols;
+    int64_t dst_off, dst_row, dst_col;
+};
+
+struct Plan {
+    const float* in;
+    int64_t img;  // prepared input per image (floats)
+    int64_t nimg;
+    int64_t RS;   // row stride of the flattened plane
+    std::vector<ClassGeom> cls;
+    int64_t R;            // weight rows (output channels)
+    const int32_t* ptr;   // R * ncls + 1, index r * ncls + c
+    const float* vals;
+    const int32_t* offs;
+    float* out;
+    int64_t dst_img, dst_ch;
+};
+
+// Copies the valid part of a tile (positions [p0, p0 + VV*W) of NB images) to the destination.
+inline void scatter_tile(const float* tb, int nb, int vv, int64_t p0, const ClassGeom& c, int64_t RS, float* dst,
+                         int64_t dst_img) {
+    const int64_t pend = std::min<int64_t>(p0 + int64_t(vv) * W, c.L);
+    for (int b = 0; b < nb; ++b) {
+        const float* t = tb + int64_t(b) * vv * W;
+        float* d = dst + b * dst_img;
+        for (int64_t p = p0; p < pend;) {
+            const int64_t a = p / RS, col = p - a * RS;
+            const int64_t rowend = std::min(pend, (a + 1) * RS);
+            const int64_t c1 = std::min(c.Acols, col + (rowend - p));
+            float* drow = d + a * c.dst_row;
+            if (c.dst_col == 1) {
+                if (c1 > col) std::memcpy(drow + col, t + (p - p0), sizeof(float) * (c1 - col));
+            } else {
+                for (int64_t cc = col; cc < c1; ++cc) drow[cc * c.dst_col] = t[p - p0 + cc - col];
+            }
+            p = rowend;
+        }
+    }
+}
+
+void run_plan(const Plan& P, int threads) {
+    struct Item {
+        int c, nb, vv;
+        int64_t n0, p0;
+    };
+    std::vector<Item> items;
+    const int ncls = int(P.cls.size());
+    for (int c = 0; c < ncls; ++c) {
+        const int64_t L = P.cls[c].L;
+        if (L <= 0 || P.nimg <= 0) continue;
+        const int64_t V = cdiv(L, W);
+        if (V >= kMaxAcc) {
+            // Split V vectors into near-equal tiles of at most kMaxAcc.
+            const int64_t nt = cdiv(V, kMaxAcc);
+            for (int64_t n = 0; n < P.nimg; ++n) {
+                int64_t v0 = 0;
+                for (int64_t t = 0; t < nt; ++t) {
+                    const int64_t vv = V / nt + (t < V % nt ? 1 : 0);
+                    items.push_back({c, 1, int(vv), n, v0 * W});
+                    v0 += vv;
+                }
+            }
+        } else {
+            const int64_t NB = kMaxAcc / V;
+            for (int64_t n0 = 0; n0 < P.nimg; n0 += NB)
+                items.push_back({c, int(std::min(NB, P.nimg - n0)), int(V), n0, 0});
+        }
+    }
+    if (items.empty() || P.R <= 0) return;
+    // Row chunks only when there are too few tiles to feed the threads.
+    const int64_t want = 4 * int64_t(threads);
+    const int64_t nrc = int64_t(items.size()) >= want ? 1 : std::min<int64_t>(P.R, cdiv(want, int64_t(items.size())));
+    const int64_t rchunk = cdiv(P.R, nrc);
+    const int64_t total = int64_t(items.size()) * nrc;
+#pragma omp parallel num_threads(threads)
+    {
+        alignas(64) float tb[kMaxAcc * (W > 1 ? W : 1)];
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < total; ++it) {
+            const Item& I = items[it / nrc];
+            const int64_t r0 = (it % nrc) * rchunk, r1 = std::min(P.R, r0 + rchunk);
+            const ClassGeom& cg = P.cls[I.c];
+            const TileFn fn = kTiles[I.nb - 1][I.vv - 1];
+            const float* in0 = P.in + I.n0 * P.img + I.p0;
+            for (int64_t r = r0; r < r1; ++r) {
+                const int64_t k0 = P.ptr[r * ncls + I.c], k1 = P.ptr[r * ncls + I.c + 1];
+                fn(in0, P.img, P.offs, P.vals, k0, k1, tb);
+                scatter_tile(tb, I.nb, I.vv, I.p0, cg, P.RS, P.out + I.n0 * P.dst_img + r * P.dst_ch + cg.dst_off,
+                             P.dst_img);
+            }
+        }
+    }
+}
+
+// --- SDDMM core: dval[k] = sum_n sum_p dyf[n, row, p] * x[n, off_k + p], p < Lp -------------
+
+template <int T>
+void sddmm_tile(const float* dy0, int64_t dy_img, const float* x0, int64_t x_img, const int32_t* offs, int64_t n,
+                int64_t Lp, float* out) {
+    F acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = zero();
+    for (int64_t b = 0; b < n; ++b) {
+        const float* d = dy0 + b * dy_img;
+        const float* x = x0 + b * x_img;
+        const float* xp[T];
+        for (int t = 0; t < T; ++t) xp[t] = x + offs[t];
+        for (int64_t p = 0; p < Lp; p += W) {
+            const F dv = load(d + p);
+            for (int t = 0; t < T; ++t) acc[t] = fmadd(dv, load(xp[t] + p), acc[t]);
+        }
+    }
+    for (int t = 0; t < T; ++t) out[t] = hsum(acc[t]);
+}
+
+using SddmmFn = void (*)(const float*, int64_t, const float*, int64_t, const int32_t*, int64_t, int64_t, float*);
+const SddmmFn kSddmm[8] = {&sddmm_tile<1>, &sddmm_tile<2>, &sddmm_tile<3>, &sddmm_tile<4>,
+                           &sddmm_tile<5>, &sddmm_tile<6>, &sddmm_tile<7>, &sddmm_tile<8>};
+
+// dyf: (nimg, R, Lp) zero beyond the valid positions; x: nimg images of x_img floats (+ slack).
+void run_sddmm(int64_t R, const int32_t* row_ptr, const int32_t* offs, const float* dyf, int64_t Lp,
+               const float* x, int64_t x_img, int64_t nimg, float* dval, int threads) {
+    const int64_t nnz = row_ptr[R];
+    if (nnz == 0) return;
+    if (nimg <= 0 || Lp <= 0) {
+        std::fill(dval, dval + nnz, 0.0f);
+        return;
+    }
+    // Images per chunk: enough vectors to amortize the horizontal sums, few enough for L2.
+    // Depends on the shapes and W only, never on threads: results are thread-count independent.
+    int64_t nc = std::min(nimg, std::max<int64_t>(1, cdiv(32, Lp / W)));
+    while (nc > 1 && nc * x_img * int64_t(sizeof(float)) > (int64_t(1) << 20)) --nc;
+    const int64_t dy_img = R * Lp;
+    for (int64_t n0 = 0; n0 < nimg; n0 += nc) {
+        const int64_t nn = std::min(nc, nimg - n0);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+        for (int64_t r = 0; r < R; ++r) {
+            float part[kMaxAcc];
+            for (int64_t k = row_ptr[r]; k < row_ptr[r + 1]; k += kMaxAcc) {
+                const int64_t t = std::min<int64_t>(kMaxAcc, row_ptr[r + 1] - k);
+                kSddmm[t - 1](dyf + n0 * dy_img + r * Lp, dy_img, x + n0 * x_img, x_img, offs + k, nn, Lp, part);
+                for (int64_t i = 0; i < t; ++i) dval[k + i] = (n0 == 0 ? 0.0f : dval[k + i]) + part[i];
+            }
+        }
+    }
+}
+
+// --- layout preparation --------------------------------------------------------------------
+
+using FBuf = std::vector<float>;
+
+// Zero-padded, stride-phase-split input: (N, Cin, s, s, Hq, Wq), prepared[.., ph, pw, r, c] =
+// x[.., r*s + ph - pad, c*s + pw - pad] (0 outside), followed by `slack` zeros.
+struct Prepared {
+    FBuf buf;
+    int64_t Hq, Wq, plane, img;
+};
+
+Prepared prepare_input(const CsrConvShape& g, const float* x, int64_t slack_extra, int threads) {
+    Prepared P;
+    const int64_t s = g.stride, Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+    P.Hq = cdiv(Hp, s);
+    P.Wq = cdiv(Wp, s);
+    P.plane = P.Hq * P.Wq;
+    P.img = g.Cin * s * s * P.plane;
+    const int64_t slack = slack_extra + 2 * W;
+    P.buf.resize(size_t(g.N * P.img + slack));
+    float* out = P.buf.data();
+    std::fill(out + g.N * P.img, out + g.N * P.img + slack, 0.0f);
+#pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
+    for (int64_t n = 0; n < g.N; ++n)
+        for (int64_t ci = 0; ci < g.Cin; ++ci) {
+            const float* src = x + (n * g.Cin + ci) * g.H * g.W;
+            for (int64_t ph = 0; ph < s; ++ph)
+                for (int64_t pw = 0; pw < s; ++pw) {
+                    float* dst = out + n * P.img + ((ci * s + ph) * s + pw) * P.plane;
+                    for (int64_t r = 0; r < P.Hq; ++r) {
+                        float* d = dst + r * P.Wq;
+                        const int64_t h = r * s + ph - g.pad;
+                        if (h < 0 || h >= g.H) {
+                            std::fill(d, d + P.Wq, 0.0f);
+                            continue;
+                        }
+                        const float* srow = src + h * g.W;
+                        if (s == 1) {
+                            const int64_t lo = std::min(g.pad, P.Wq), hi = std::min(P.Wq, g.pad + g.W);
+                            std::fill(d, d + lo, 0.0f);
+                            if (hi > lo) std::memcpy(d + lo, srow + (lo - g.pad), sizeof(float) * (hi - lo));
+                            std::fill(d + std::max(hi, lo), d + P.Wq, 0.0f);
+                        } else {
+                            for (int64_t c = 0; c < P.Wq; ++c) {
+                                const int64_t w = c * s + pw - g.pad;
+                                d[c] = (w >= 0 && w < g.W) ? srow[w] : 0.0f;
+                            }
+                        }
+                    }
+                }
+        }
+    return P;
+}
+
+// Offset of each nonzero (ci, i, j) in the prepared input.
+std::vector<int32_t> forward_offsets(const CsrConvShape& g, const Prepared& P, const int32_t* row_ptr,
+                                     const int32_t* col, int threads) {
+    const int64_t kk = g.kh * g.kw, s = g.stride, nnz = row_ptr[g.Cout];
+    std::vector<int32_t> tapoff(size_t(std::max<int64_t>(kk, 1)));
+    for (int64_t i = 0; i < g.kh; ++i)
+        for (int64_t j = 0; j < g.kw; ++j)
+            tapoff[i * g.kw + j] = int32_t(((i % s) * s + (j % s)) * P.plane + (i / s) * P.Wq + (j / s));
+    std::vector<int32_t> offs(size_t(std::max<int64_t>(nnz, 1)));
+    const int64_t cstride = s * s * P.plane;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t k = 0; k < nnz; ++k) {
+        const int32_t c = col[k];
+        const int32_t ci = int32_t(c / kk);
+        offs[k] = int32_t(ci * cstride) + tapoff[c - ci * kk];
+    }
+    return offs;
+}
+
+void conv_forward(const CsrConvShape& g, const int32_t* row_ptr, const int32_t* col, const float* val,
+                  const float* x, float* y, int threads) {
+    if (g.N == 0 || g.Cout == 0 || g.Ho <= 0 || g.Wo <= 0) return;
+    const int64_t Wq = cdiv(g.W + 2 * g.pad, g.stride);
+    const int64_t L = g.Ho * Wq;
+    const Prepared P = prepare_input(g, x, cdiv(L, W) * W, threads);
+    const std::vector<int32_t> offs = forward_offsets(g, P, row_ptr, col, threads);
+    Plan pl;
+    pl.in = P.buf.data();
+    pl.img = P.img;
+    pl.nimg = g.N;
+    pl.RS = P.Wq;
+    pl.cls = {ClassGeom{L, g.Ho, g.Wo, 0, g.Wo, 1}};
+    pl.R = g.Cout;
+    pl.ptr = row_ptr;
+    pl.vals = val;
+    pl.offs = offs.data();
+    pl.out = y;
+    pl.dst_img = g.Cout * g.Ho * g.Wo;
+    pl.dst_ch = g.Ho * g.Wo;
+    run_plan(pl, threads);
+}
+
+void conv_backward_data(const CsrConvShape& g, const int32_t* tptr, const int32_t* tsrc, const int32_t* tco,
+                        const int32_t* ttap, const float* val, const float* dy, float* dx, int threads) {
+    if (g.N == 0 || g.Cin == 0 || g.H == 0 || g.W == 0) return;
+    const int64_t s = g.stride, ncls = s * s;
+    const int64_t qh = cdiv(g.kh, s) - 1, qw = cdiv(g.kw, s) - 1;
+    std::vector<int64_t> alo_h(s), ah(s), alo_w(s), aw(s);
+    int64_t Hd = 1, Wd = 1;
+    for (int64_t r = 0; r < s; ++r) {
+        alo_h[r] = std::max<int64_t>(0, ceildiv_signed(g.pad - r, s));
+        const int64_t hi_h = ceildiv_signed(g.pad + g.H - r, s);
+        ah[r] = std::max<int64_t>(0, hi_h - alo_h[r]);
+        Hd = std::max(Hd, hi_h + qh);
+        alo_w[r] = std::max<int64_t>(0, ceildiv_signed(g.pad - r, s));
+        const int64_t hi_w = ceildiv_signed(g.pad + g.W - r, s);
+        aw[r] = std::max<int64_t>(0, hi_w - alo_w[r]);
+        Wd = std::max(Wd, hi_w + qw);
+    }
+    const int64_t plane = Hd * Wd, img = g.Cout * plane;
+    int64_t Vmax = 0;
+    for (int64_t r = 0; r < s; ++r) Vmax = std::max(Vmax, cdiv(ah[r] * Wd, W));
+    const int64_t slack = Vmax * W + 2 * W;
+    FBuf buf(size_t(g.N * img + slack));
+    std::fill(buf.begin() + g.N * img, buf.end(), 0.0f);
+    float* dyp = buf.data();
+#pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
+    for (int64_t n = 0; n < g.N; ++n)
+        for (int64_t co = 0; co < g.Cout; ++co) {
+            float* d = dyp + (n * g.Cout + co) * plane;
+            const float* src = dy + (n * g.Cout + co) * g.Ho * g.Wo;
+            for (int64_t m = 0; m < Hd; ++m) {
+                float* drow = d + m * Wd;
+                const int64_t ho = m - qh;
+                if (ho < 0 || ho >= g.Ho) {
+                    std::fill(drow, drow + Wd, 0.0f);
+                    continue;
+                }
+                const int64_t lo = std::min(qw, Wd), hi = std::min(Wd, qw + g.Wo);
+                std::fill(drow, drow + lo, 0.0f);
+                if (hi > lo) std::memcpy(drow + lo, src + ho * g.Wo + (lo - qw), sizeof(float) * (hi - lo));
+                std::fill(drow + std::max(hi, lo), drow + Wd, 0.0f);
+            }
+        }
+    const int64_t nnz = tptr[g.Cin * ncls];
+    std::vector<float> tval(size_t(std::max<int64_t>(nnz, 1)));
+    std::vector<int32_t> toff(size_t(std::max<int64_t>(nnz, 1)));
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t t = 0; t < nnz; ++t) {
+        tval[t] = val[tsrc[t]];
+        const int64_t i = ttap[t] / g.kw, j = ttap[t] % g.kw;
+        toff[t] = int32_t(tco[t] * plane + (alo_h[i % s] - i / s + qh) * Wd + (alo_w[j % s] - j / s + qw));
+    }
+    Plan pl;
+    pl.in = dyp;
+    pl.img = img;
+    pl.nimg = g.N;
+    pl.RS = Wd;
+    for (int64_t rh = 0; rh < s; ++rh)
+        for (int64_t rw = 0; rw < s; ++rw)
+            pl.cls.push_back(ClassGeom{ah[rh] * Wd, ah[rh], aw[rw],
+                                       (s * alo_h[rh] + rh - g.pad) * g.W + (s * alo_w[rw] + rw - g.pad), s * g.W,
+                                       s});
+    pl.R = g.Cin;
+    pl.ptr = tptr;
+    pl.vals = tval.data();
+    pl.offs = toff.data();
+    pl.out = dx;
+    pl.dst_img = g.Cin * g.H * g.W;
+    pl.dst_ch = g.H * g.W;
+    run_plan(pl, threads);
+}
+
+void conv_weight_grad_sampled(const CsrConvShape& g, const int32_t* row_ptr, const int32_t* col, const float* x,
+                              const float* dy, float* dval, int threads) {
+    const int64_t nnz = row_ptr[g.Cout];
+    if (nnz == 0) return;
+    if (g.N == 0 || g.Ho <= 0 || g.Wo <= 0) {
+        std::fill(dval, dval + nnz, 0.0f);
+        return;
+    }
+    const int64_t Wq = cdiv(g.W + 2 * g.pad, g.stride);
+    const int64_t L = g.Ho * Wq, Lp = cdiv(L, W) * W;
+    const Prepared P = prepare_input(g, x, Lp, threads);
+    const std::vector<int32_t> offs = forward_offsets(g, P, row_ptr, col, threads);
+    FBuf dyf(size_t(g.N * g.Cout * Lp));
+#pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
+    for (int64_t n = 0; n < g.N; ++n)
+        for (int64_t co = 0; co < g.Cout; ++co) {
+            float* d = dyf.data() + (n * g.Cout + co) * Lp;
+            const float* src = dy + (n * g.Cout + co) * g.Ho * g.Wo;
+            std::fill(d, d + Lp, 0.0f);
+            for (int64_t ho = 0; ho < g.Ho; ++ho) std::memcpy(d + ho * Wq, src + ho * g.Wo, sizeof(float) * g.Wo);
+        }
+    run_sddmm(g.Cout, row_ptr, offs.data(), dyf.data(), Lp, P.buf.data(), P.img, g.N, dval, threads);
+}
+
+// --- linear: the same cores with the batch as the vector dimension ---------------------------
+
+// a (rows, cols) -> out (cols, ld) with out[c, r] = a[r, c]; columns r >= rows of out untouched.
+void transpose(const float* a, int64_t rows, int64_t cols, float* out, int64_t ld, int threads) {
+    constexpr int64_t Bk = 32;
+#pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
+    for (int64_t c0 = 0; c0 < cols; c0 += Bk)
+        for (int64_t r0 = 0; r0 < rows; r0 += Bk) {
+            const int64_t c1 = std::min(cols, c0 + Bk), r1 = std::min(rows, r0 + Bk);
+            for (int64_t c = c0; c < c1; ++c)
+                for (int64_t r = r0; r < r1; ++r) out[c * ld + r] = a[r * cols + c];
+        }
+}
+
+void linear_forward(int64_t B, int64_t in, int64_t out, const int32_t* row_ptr, const int32_t* col,
+                    const float* val, const float* x, float* y, int threads) {
+    if (B == 0 || out == 0) return;
+    const int64_t slack = cdiv(B, W) * W + 2 * W;
+    FBuf xt(size_t(in * B + slack), 0.0f);
+    transpose(x, B, in, xt.data(), B, threads);
+    const int64_t nnz = row_ptr[out];
+    std::vector<int32_t> offs(size_t(std::max<int64_t>(nnz, 1)));
+    for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * B);
+    Plan pl;
+    pl.in = xt.data();
+    pl.img = in * B;
+    pl.nimg = 1;
+    pl.RS = B;
+    pl.cls = {ClassGeom{B, 1, B, 0, 0, out}};
+    pl.R = out;
+    pl.ptr = row_ptr;
+    pl.vals = val;
+    pl.offs = offs.data();
+    pl.out = y;
+    pl.dst_img = 0;
+    pl.dst_ch = 1;
+    run_plan(pl, threads);
+}
+
+void linear_backward_data(int64_t B, int64_t in, int64_t out, const int32_t* tptr, const int32_t* tsrc,
+                          const int32_t* tco, const float* val, const float* dy, float* dx, int threads) {
+    if (B == 0 || in == 0) return;
+    const int64_t slack = cdiv(B, W) * W + 2 * W;
+    FBuf dyt(size_t(out * B + slack), 0.0f);
+    transpose(dy, B, out, dyt.data(), B, threads);
+    const int64_t nnz = tptr[in];
+    std::vector<float> tval(size_t(std::max<int64_t>(nnz, 1)));
+    std::vector<int32_t> toff(size_t(std::max<int64_t>(nnz, 1)));
+    for (int64_t t = 0; t < nnz; ++t) {
+        tval[t] = val[tsrc[t]];
+        toff[t] = int32_t(tco[t] * B);
+    }
+    Plan pl;
+    pl.in = dyt.data();
+    pl.img = out * B;
+    pl.nimg = 1;
+    pl.RS = B;
+    pl.cls = {ClassGeom{B, 1, B, 0, 0, in}};
+    pl.R = in;
+    pl.ptr = tptr;
+    pl.vals = tval.data();
+    pl.offs = toff.data();
+    pl.out = dx;
+    pl.dst_img = 0;
+    pl.dst_ch = 1;
+    run_plan(pl, threads);
+}
+
+void linear_weight_grad_sampled(int64_t B, int64_t in, int64_t out, const int32_t* row_ptr, const int32_t* col,
+                                const float* x, const float* dy, float* dval, int threads) {
+    const int64_t nnz = row_ptr[out];
+    if (nnz == 0) return;
+    if (B == 0) {
+        std::fill(dval, dval + nnz, 0.0f);
+        return;
+    }
+    const int64_t Lp = cdiv(B, W) * W;
+    FBuf xt(size_t(in * Lp + 2 * W), 0.0f), dyt(size_t(out * Lp), 0.0f);
+    transpose(x, B, in, xt.data(), Lp, threads);
+    transpose(dy, B, out, dyt.data(), Lp, threads);
+    std::vector<int32_t> offs(static_cast<size_t>(nnz));
+    for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * Lp);
+    run_sddmm(out, row_ptr, offs.data(), dyt.data(), Lp, xt.data(), in * Lp, 1, dval, threads);
+}
+
+void sgd_update(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd,
+                int threads) {
+    constexpr int64_t kChunk = 1 << 14;
+    const int64_t nch = cdiv(n, kChunk);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t c = 0; c < nch; ++c) {
+        const int64_t s = c * kChunk, e = std::min(n, s + kChunk);
+        const F vlr = set1(lr), vm = set1(momentum), vwd = set1(wd);
+        int64_t i = s;
+        for (; i + W <= e; i += W) {
+            const F wv = load(w + i);
+            const F d = add(load(g + i), mul(vwd, wv));
+            const F b = add(mul(vm, load(buf + i)), d);
+            store(buf + i, b);
+            store(w + i, sub(wv, mul(vlr, b)));
+        }
+        for (; i < e; ++i) {
+            const float d = g[i] + wd * w[i];
+            const float b = momentum * buf[i] + d;
+            buf[i] = b;
+            w[i] = w[i] - lr * b;
+        }
+    }
+}
+
+}  // namespace
+
+extern const CsrKernels csr = {&conv_forward,  &conv_backward_data,   &conv_weight_grad_sampled,
+                               &linear_forward, &linear_backward_data, &linear_weight_grad_sampled,
+                               &sgd_update};
+
+}  // namespace sb::SB_ISA_NS

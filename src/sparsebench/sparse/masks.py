@@ -1,0 +1,80 @@
+"""Mask generators shared by the weight-sparsity schemes.
+
+``unstructured_mask`` reaches the target exactly: ``round(sparsity * numel)`` zeros (Python's
+round, half to even), chosen as the smallest scores, ties broken deterministically by the lower
+flat (row-major) index first. Scores are |w| (``by="magnitude"``) or uniform draws from
+``generator`` (``by="random"``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import _kernels
+
+
+def _check_sparsity(sparsity: float) -> float:
+    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float, np.floating)):
+        raise TypeError(f"sparsity must be a float in [0, 1], got {type(sparsity).__name__}")
+    if not 0.0 <= float(sparsity) <= 1.0:
+        raise ValueError(f"sparsity must be in [0, 1], got {sparsity}")
+    return float(sparsity)
+
+
+def num_zeros(numel: int, sparsity: float) -> int:
+    return int(round(_check_sparsity(sparsity) * numel))
+
+
+def mask_scores(weight: torch.Tensor, by: str = "magnitude", generator: torch.Generator | None = None) -> torch.Tensor:
+    """float32 scores (higher = keep), shaped like weight."""
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"weight must be a torch.Tensor, got {type(weight).__name__}")
+    if by == "magnitude":
+        if not weight.dtype.is_floating_point:
+            raise TypeError(f"weight must be floating point, got {weight.dtype}")
+        if torch.isnan(weight).any():
+            raise ValueError("weight contains NaN: magnitudes cannot be ranked")
+        return weight.detach().abs().to(torch.float32)
+    if by == "random":
+        return torch.rand(weight.shape, generator=generator, dtype=torch.float32)
+    raise ValueError(f"by must be 'magnitude' or 'random', got {by!r}")
+
+
+def unstructured_mask(
+    weight: torch.Tensor, sparsity: float, by: str = "magnitude", generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, float]:
+    """(bool mask shaped like weight, reached sparsity): exactly round(sparsity*numel) zeros."""
+    scores = mask_scores(weight, by, generator).contiguous()
+    nzero = num_zeros(scores.numel(), sparsity)
+    keep = torch.from_numpy(_kernels.select_smallest_mask(scores.numpy(), nzero)).to(torch.bool)
+    reached = nzero / scores.numel() if scores.numel() else 0.0
+    return keep, reached
+
+
+def unstructured_mask_reference(
+    weight: torch.Tensor, sparsity: float, by: str = "magnitude", generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, float]:
+    """Readable PyTorch reference of unstructured_mask: stable sort of the scores."""
+    scores = mask_scores(weight, by, generator).reshape(-1)
+    nzero = num_zeros(scores.numel(), sparsity)
+    order = torch.argsort(scores, stable=True)  # ascending; equal scores keep index order
+    keep = torch.ones(scores.numel(), dtype=torch.bool)
+    keep[order[:nzero]] = False
+    reached = nzero / scores.numel() if scores.numel() else 0.0
+    return keep.reshape(weight.shape), reached
+
+
+def as_uint8(mask: Any, name: str = "mask") -> torch.Tensor:
+    """A contiguous bool/uint8 mask as a uint8 tensor view (never copied)."""
+    if isinstance(mask, np.ndarray):
+        mask = torch.from_numpy(mask)
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {type(mask).__name__}")
+    if mask.dtype not in (torch.bool, torch.uint8):
+        raise TypeError(f"{name} must be bool or uint8, got {mask.dtype}")
+    if not mask.is_contiguous():
+        raise ValueError(f"{name} must be contiguous (sparsebench never copies silently)")
+    return mask.view(torch.uint8)
