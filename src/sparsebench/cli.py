@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .harness import cli as harness_cli
 
     harness_cli.add_commands(sub)
+    from .reports import cli as reports_cli
+
+    reports_cli.add_commands(sub)
     return parser
 
 

@@ -1,12 +1,11 @@
 """Weight-sparsity schemes: formats, mask generators and stage kernels (see base.py).
 
-Each scheme module registers a `Scheme` here, so SparseConv2d / SparseLinear, the harness and
-the methods look schemes up by name instead of importing each module.
+schemes.py says where each scheme lives; SparseConv2d / SparseLinear, the harness and the
+methods look schemes up by name (get_scheme) instead of importing each module.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,39 +27,22 @@ class Scheme:
 
 
 _SCHEMES: dict[str, Scheme] = {}
-_MODULES = {  # scheme name -> module that registers it
-    "unstructured": "sparsebench.sparse.csr",
-    "block": "sparsebench.sparse.block",
-    "pattern": "sparsebench.sparse.pattern",
-    "filter": "sparsebench.sparse.filter",
-}
-
-
-def register_scheme(scheme: Scheme) -> Scheme:
-    if scheme.name in _SCHEMES:
-        raise ValueError(f"scheme {scheme.name!r} registered twice")
-    _SCHEMES[scheme.name] = scheme
-    return scheme
 
 
 def get_scheme(name: str) -> Scheme:
+    from .schemes import FACTORIES
+
     if name not in _SCHEMES:
-        module = _MODULES.get(name)
-        if module is None:
-            raise KeyError(f"unknown sparsity scheme {name!r}; known: {sorted(_MODULES)}")
-        importlib.import_module(module)
+        if name not in FACTORIES:
+            raise KeyError(f"unknown sparsity scheme {name!r}; known: {sorted(FACTORIES)}")
+        _SCHEMES[name] = FACTORIES[name]()
     return _SCHEMES[name]
 
 
 def available_schemes() -> list[str]:
-    out = []
-    for name in _MODULES:
-        try:
-            get_scheme(name)
-            out.append(name)
-        except ImportError:
-            pass
-    return out
+    from .schemes import FACTORIES
+
+    return list(FACTORIES)
 
 
-__all__ = ["ConvGeometry", "Scheme", "SparseWeight", "available_schemes", "get_scheme", "register_scheme"]
+__all__ = ["ConvGeometry", "Scheme", "SparseWeight", "available_schemes", "get_scheme"]

@@ -1,0 +1,94 @@
+"""`sparsebench report`: one folder reports/<name>/ with index.md, index.html and PNG figures."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import claims as claims_mod
+from . import plots
+from .data import groups, latest, load_paths, machines, well_formed
+from .page import VERDICT_HEADERS, Page, to_html, to_markdown, verdict_rows
+
+FIGURES = (
+    ("Speedup vs sparsity", plots.speedup_vs_sparsity),
+    ("Time per stage", plots.time_breakdown),
+    ("Memory", plots.memory_vs_sparsity),
+    ("Efficiency", plots.efficiency_vs_sparsity),
+)
+
+
+def default_name(machine_ids, now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    ids = sorted(machine_ids)
+    who = ids[0] if len(ids) == 1 else (f"{len(ids)}-machines" if ids else "no-machine")
+    return f"{who}-{stamp}"
+
+
+def build_report(paths, out_root="reports", name: str | None = None, claims_path=None) -> Path:
+    """Read records (bad files are listed on the page, never fatal), draw, write the page."""
+    raw, bad = load_paths(paths)
+    records, dropped = well_formed(raw)
+    stage = latest(records)
+    infos = machines(records)
+    out = Path(out_root) / (name or default_name(infos))
+    out.mkdir(parents=True, exist_ok=True)
+
+    page = Page(f"sparsebench report: {', '.join(sorted(infos)) or 'no measurements'}")
+    page.p(f"Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')} from "
+           f"{', '.join(map(str, paths))}: {len(stage)} stage records, {len(records) - len(stage)} other records. "
+           "Speedup = torch-dense median / sparsebench median, timed interleaved in one process; compare "
+           "ratios within a run, not absolute times across runs.")
+    if bad or dropped:
+        page.h2("Skipped input")
+        page.items([f"{p}: {msg}" for p, msg in bad] + ([f"{dropped} partial record(s) without the fields a "
+                                                         "report needs"] if dropped else []))
+    page.h2("Machines")
+    page.table(("machine", "cpu", "arch", "ISA", "torch", "commit", "threads"),
+               [(m, i["cpu"], i["arch"], "/".join(sorted(i["isa"])), "/".join(sorted(i["torch"])),
+                 "/".join(sorted(i["commit"])), ",".join(map(str, sorted(i["threads"])))) for m, i in sorted(infos.items())])
+
+    _claims_section(page, records, infos, claims_path)
+
+    for title, fn in FIGURES:
+        page.h2(title)
+        made = []
+        for machine, threads in groups(stage):
+            made += fn(stage, machine, infos[machine], threads, out)
+        _figures(page, made, "no stage records with the data for this figure")
+
+    page.h2("Accuracy")
+    acc = [r for r in records if r.get("kind") == "accuracy"]
+    _figures(page, plots.accuracy(acc, out),
+             "no accuracy records yet (kind 'accuracy'): the accuracy-vs-sparsity and loss-curve figures are skipped")
+
+    page.h2("Machines compared")
+    _figures(page, plots.machine_comparison(stage, infos, out),
+             "one machine only: copy another machine's results/<machine-id>/ folder next to these to compare")
+
+    (out / "index.md").write_text(to_markdown(page), encoding="utf-8")
+    (out / "index.html").write_text(to_html(page), encoding="utf-8")
+    return out
+
+
+def _figures(page: Page, made, empty_note: str) -> None:
+    if not made:
+        page.p(f"Figure skipped: {empty_note}.")
+    for name, cap in made:
+        page.image(name, cap)
+
+
+def _claims_section(page: Page, records, infos, claims_path) -> None:
+    page.h2("Claims: paper vs this machine")
+    try:
+        claims = claims_mod.load_claims(claims_path)
+    except (OSError, ValueError, RuntimeError) as exc:
+        page.p(f"Claims table skipped: {exc}")
+        return
+    page.p("Verdicts: reproduced (measured >= claimed, or within the claim's tolerance), partly, not reproduced, "
+           "different setup (measured, but the setup differs materially: see the note), not measured.")
+    for machine in sorted(infos) or [None]:
+        mine = [r for r in records if (r.get("machine") or {}).get("id") == machine]
+        if machine:
+            page.p(f"On {machine}:")
+        page.table(VERDICT_HEADERS, verdict_rows(claims_mod.evaluate_all(claims, mine)))

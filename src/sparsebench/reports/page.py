@@ -1,0 +1,99 @@
+"""A report page as a list of blocks, rendered to Markdown and to self-contained HTML
+(relative image links, inline CSS, no scripts), plus plain-text tables for the terminal."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+VERDICT_HEADERS = ("claim", "claimed", "measured", "verdict", "basis", "note")
+
+
+@dataclass
+class Page:
+    title: str
+    blocks: list[tuple] = field(default_factory=list)
+
+    def h2(self, text: str) -> None:
+        self.blocks.append(("h2", text))
+
+    def p(self, text: str) -> None:
+        self.blocks.append(("p", text))
+
+    def items(self, lines: list[str]) -> None:
+        self.blocks.append(("ul", list(lines)))
+
+    def image(self, path: str, caption: str) -> None:
+        self.blocks.append(("img", path, caption))
+
+    def table(self, headers, rows) -> None:
+        self.blocks.append(("table", list(headers), [list(map(str, r)) for r in rows]))
+
+
+def verdict_rows(verdicts) -> list[list[str]]:
+    return [[v.claim_id, v.claimed, v.measured, v.verdict, v.basis or "-", v.note or "-"] for v in verdicts]
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(page: Page) -> str:
+    out = [f"# {page.title}", ""]
+    for b in page.blocks:
+        if b[0] == "h2":
+            out += [f"## {b[1]}", ""]
+        elif b[0] == "p":
+            out += [b[1], ""]
+        elif b[0] == "ul":
+            out += [f"- {line}" for line in b[1]] + [""]
+        elif b[0] == "img":
+            out += [f"![{_md_cell(b[2])}]({b[1]})", "", f"*{b[2]}*", ""]
+        elif b[0] == "table":
+            out.append("| " + " | ".join(map(_md_cell, b[1])) + " |")
+            out.append("|" + "---|" * len(b[1]))
+            out += ["| " + " | ".join(map(_md_cell, r)) + " |" for r in b[2]]
+            out.append("")
+    return "\n".join(out)
+
+
+_CSS = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}
+th{background:#f0f0f0}figure{margin:1.5em 0}img{max-width:100%;border:1px solid #ddd}
+figcaption{font-size:12px;color:#555}.reproduced{background:#d8f5d0}.partly{background:#fff3c4}
+.not-reproduced{background:#f8d0d0}.different-setup{background:#dde6f8}.not-measured{color:#777}"""
+
+
+def to_html(page: Page) -> str:
+    e = html.escape
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{e(page.title)}</title>",
+           f"<style>{_CSS}</style></head><body>", f"<h1>{e(page.title)}</h1>"]
+    for b in page.blocks:
+        if b[0] == "h2":
+            out.append(f"<h2>{e(b[1])}</h2>")
+        elif b[0] == "p":
+            out.append(f"<p>{e(b[1])}</p>")
+        elif b[0] == "ul":
+            out.append("<ul>" + "".join(f"<li>{e(x)}</li>" for x in b[1]) + "</ul>")
+        elif b[0] == "img":
+            out.append(f'<figure><img src="{e(b[1])}" alt="{e(b[2])}"><figcaption>{e(b[2])}</figcaption></figure>')
+        elif b[0] == "table":
+            out.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in b[1]) + "</tr>")
+            for r in b[2]:
+                cls = ""
+                if "verdict" in b[1]:  # colour claim rows by verdict
+                    cls = f' class="{e(r[b[1].index("verdict")].replace(" ", "-"))}"'
+                out.append(f"<tr{cls}>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>")
+            out.append("</table>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def text_table(headers, rows, max_width: int = 60) -> str:
+    """Fixed-width table for the terminal; long cells are cut."""
+    cells = [[str(c) if len(str(c)) <= max_width else str(c)[: max_width - 1] + "~" for c in r]
+             for r in [list(headers), *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,292 @@
+"""The report's figures (matplotlib, no pyplot state: Figure objects rendered with Agg).
+
+Each function writes PNGs into `out` and returns [(file name, caption)], or [] when its data is
+absent, so the page can say which figure was skipped and why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from statistics import median
+
+from matplotlib.figure import Figure
+
+from .. import catalogue
+from .data import BASELINE, OURS, break_even, caption, median_curve, speedup_curves
+
+STAGE_ORDER = {"weight_sparse": catalogue.WEIGHT_STAGES, "actgrad": catalogue.ACTGRAD_STAGES}
+COLORS = {"unstructured": "tab:blue", "block": "tab:orange", "pattern": "tab:green", "filter": "tab:red",
+          "actgrad": "tab:purple"}
+DPI = 100
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-")
+
+
+def _save(fig: Figure, out: Path, name: str, **margins) -> str:
+    # Fixed margins instead of tight_layout: one draw per figure instead of two (reports are
+    # drawn on shared 2-core machines, and tests draw them too).
+    adjust = {"left": 0.1, "right": 0.97, "top": 0.84, "bottom": 0.13, "wspace": 0.3, "hspace": 0.55}
+    fig.subplots_adjust(**{**adjust, **margins})
+    fig.savefig(out / name, dpi=DPI)
+    return name
+
+
+def _title(fig: Figure, what: str, cap: str) -> None:
+    fig.suptitle(f"{what}\n{cap}", fontsize=9)
+
+
+def speedup_vs_sparsity(recs, machine, info, threads, out: Path) -> list[tuple[str, str]]:
+    """One figure per (suite, stage): median over layers per scheme (thin lines: each layer),
+    the ideal 1/(1-s), the break-even line, and each scheme's break-even sparsity marked."""
+    made = []
+    cap = caption(machine, info, threads)
+    for suite, stages in STAGE_ORDER.items():
+        for stage in stages:
+            curves = speedup_curves(recs, machine, threads, suite, stage)
+            if not curves:
+                continue
+            fig = Figure(figsize=(7, 4.6))
+            ax = fig.add_subplot()
+            all_s = sorted({s for per in curves.values() for pts in per.values() for s in pts})
+            grid = [s / 100 for s in range(0, 100)] + [0.99]
+            ideal_s = [s for s in grid if all_s[0] <= s <= all_s[-1]] or all_s
+            ax.plot(ideal_s, [1 / (1 - s) for s in ideal_s], "k:", lw=1, label="ideal 1/(1-s)")
+            ax.axhline(1.0, color="grey", lw=0.8)
+            for scheme, per_layer in sorted(curves.items()):
+                color = COLORS.get(scheme)
+                for pts in per_layer.values():
+                    xs = sorted(pts)
+                    ax.plot(xs, [pts[x] for x in xs], color=color, lw=0.6, alpha=0.35)
+                med = median_curve(per_layer)
+                xs = sorted(med)
+                ax.plot(xs, [med[x] for x in xs], "o-", color=color, lw=2,
+                        label=f"{scheme} (median of {len(per_layer)} layers)")
+                be = break_even(med)
+                if be is not None:
+                    ax.plot([be], [med[be]], marker="*", ms=14, color=color, mec="black", ls="none")
+                    ax.annotate(f"break-even {be:g}", (be, med[be]), textcoords="offset points",
+                                xytext=(-70, 6) if be >= 0.8 else (4, -12),  # stay inside the axes
+                                fontsize=7, color=color)
+            ax.set_yscale("log")
+            ax.set_xlabel("pruning rate p" if suite == "actgrad" else "weight sparsity s")
+            ax.set_ylabel(f"speedup vs {BASELINE} (log)")
+            ax.grid(True, which="major", alpha=0.3)
+            ax.legend(fontsize=7, loc="upper left")
+            _title(fig, f"{suite} / {stage}: speedup vs sparsity (star = break-even)", cap)
+            name = _save(fig, out, f"speedup-{_slug(machine)}-t{threads}-{suite}-{stage}.png")
+            made.append((name, f"{suite} {stage}: speedup of {OURS} over {BASELINE} vs sparsity. {cap}"))
+    return made
+
+
+def _nearest(values, target: float) -> float | None:
+    return min(values, key=lambda v: abs(v - target)) if values else None
+
+
+def time_breakdown(recs, machine, info, threads, out: Path, target_s: float = 0.9) -> list[tuple[str, str]]:
+    """Stacked per-stage times, ours vs torch-dense, per scheme, summed over the layers every
+    stage of that scheme was measured on, at s = 0.9 (or the nearest sparsity measured)."""
+    mine = [r for r in recs if r["machine"]["id"] == machine and r["case"]["threads"] == threads
+            and r["case"]["suite"] == "weight_sparse" and r["case"]["impl"] in (OURS, BASELINE)]
+    s = _nearest(sorted({float(r["case"]["sparsity"]) for r in mine}), target_s)
+    if s is None:
+        return []
+    t: dict = defaultdict(dict)  # (scheme, layer) -> (impl, stage) -> seconds
+    for r in mine:
+        c = r["case"]
+        if abs(float(c["sparsity"]) - s) < 1e-9:
+            t[(c["scheme"], c["layer"])][(c["impl"], c["stage"])] = r["metrics"]["median_s"]
+    stages = catalogue.WEIGHT_STAGES
+    schemes = sorted({k[0] for k in t})
+    totals = {}
+    for scheme in schemes:
+        layers = [layer for (sc, layer), v in t.items() if sc == scheme
+                  and all((i, st) in v for i in (OURS, BASELINE) for st in stages)]
+        if layers:
+            totals[scheme] = ({i: [sum(t[(scheme, l)][(i, st)] for l in layers) for st in stages]
+                               for i in (OURS, BASELINE)}, layers)
+    if not totals:
+        return []
+    fig = Figure(figsize=(7.5, 4.6))
+    ax = fig.add_subplot()
+    colors = ["tab:blue", "tab:orange", "tab:green", "tab:grey"]
+    x = 0.0
+    ticks, labels = [], []
+    for scheme, (by_impl, layers) in totals.items():
+        for j, impl in enumerate((OURS, BASELINE)):
+            bottom = 0.0
+            for k, st in enumerate(stages):
+                v = by_impl[impl][k] * 1e3
+                ax.bar(x + j * 0.4, v, 0.38, bottom=bottom, color=colors[k], edgecolor="white",
+                       label=st if (scheme == next(iter(totals)) and j == 0) else None)
+                bottom += v
+            ticks.append(x + j * 0.4)
+            labels.append("ours" if impl == OURS else "dense")
+        ax.text(x + 0.2, max(sum(by_impl[OURS]), sum(by_impl[BASELINE])) * 1e3 * 1.02, scheme,
+                ha="center", va="bottom", fontsize=8)
+        x += 1.2
+    ax.set_xticks(ticks, labels, fontsize=7)
+    ax.set_ylabel("time summed over layers (ms)")
+    ax.margins(y=0.12)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    cap = caption(machine, info, threads)
+    nlayers = ", ".join(f"{sc}: {len(v[1])}" for sc, v in totals.items())
+    _title(fig, f"time per stage at s = {s:g}, {OURS} (ours) vs {BASELINE} (dense)", cap)
+    name = _save(fig, out, f"breakdown-{_slug(machine)}-t{threads}.png", right=0.8, top=0.86)
+    return [(name, f"Per-stage time at s = {s:g}, stacked, ours vs dense, summed over layers ({nlayers}). {cap}")]
+
+
+def _ratio_curves(recs, machine, threads, metric: str) -> dict[str, dict[float, float]]:
+    """scheme -> sparsity -> median over layers and stages of ours / torch-dense for a metric."""
+    pairs: dict = defaultdict(dict)
+    for r in recs:
+        c = r["case"]
+        if r["machine"]["id"] == machine and c["threads"] == threads and c["suite"] == "weight_sparse":
+            v = r["metrics"].get(metric)
+            if v is not None:
+                pairs[(c["scheme"], c["layer"], c["stage"], float(c["sparsity"]))][c["impl"]] = v
+    by: dict = defaultdict(lambda: defaultdict(list))
+    for (scheme, _, _, s), v in pairs.items():
+        if v.get(OURS) is not None and v.get(BASELINE):
+            by[scheme][s].append(v[OURS] / v[BASELINE])
+    return {sc: {s: median(v) for s, v in sorted(d.items())} for sc, d in by.items()}
+
+
+def memory_vs_sparsity(recs, machine, info, threads, out: Path) -> list[tuple[str, str]]:
+    panels = [(m, _ratio_curves(recs, machine, threads, m)) for m in ("tensor_bytes", "peak_delta_bytes")]
+    panels = [(m, c) for m, c in panels if c]
+    if not panels:
+        return []
+    fig = Figure(figsize=(4.2 * len(panels) + 1, 4.4))
+    for i, (metric, curves) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        xs_all = sorted({s for c in curves.values() for s in c})
+        ax.plot(xs_all, [1 - s for s in xs_all], "k:", lw=1, label="ideal 1-s (values only)")
+        for scheme, pts in sorted(curves.items()):
+            xs = sorted(pts)
+            ax.plot(xs, [pts[x] for x in xs], "o-", color=COLORS.get(scheme), label=scheme)
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_xlabel("weight sparsity s")
+        ax.set_ylabel(f"{metric}: ours / {BASELINE}")
+        ax.set_title(metric + " (median over layers, stages)", fontsize=8)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    cap = caption(machine, info, threads)
+    _title(fig, "memory relative to torch-dense vs sparsity", cap)
+    name = _save(fig, out, f"memory-{_slug(machine)}-t{threads}.png")
+    return [(name, f"Tensor bytes and peak-RSS delta, ours relative to {BASELINE}. {cap}")]
+
+
+def efficiency_vs_sparsity(recs, machine, info, threads, out: Path) -> list[tuple[str, str]]:
+    """efficiency = measured speedup / FLOP reduction, median over layers, one panel per stage."""
+    data: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for r in recs:
+        c, m = r["case"], r["metrics"]
+        if (r["machine"]["id"], c["threads"], c["suite"], c["impl"]) == (machine, threads, "weight_sparse", OURS) \
+                and m.get("efficiency") is not None:
+            data[c["stage"]][c["scheme"]][float(c["sparsity"])].append(m["efficiency"])
+    stages = [s for s in catalogue.WEIGHT_STAGES if s in data]
+    if not stages:
+        return []
+    fig = Figure(figsize=(3.2 * len(stages) + 1, 4.0))
+    for i, stage in enumerate(stages):
+        ax = fig.add_subplot(1, len(stages), i + 1)
+        for scheme, pts in sorted(data[stage].items()):
+            xs = sorted(pts)
+            ax.plot(xs, [median(pts[x]) for x in xs], "o-", color=COLORS.get(scheme), label=scheme)
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_title(stage, fontsize=9)
+        ax.set_xlabel("weight sparsity s")
+        if i == 0:
+            ax.set_ylabel("efficiency = speedup / FLOP reduction")
+        ax.grid(True, alpha=0.3)
+    fig.axes[0].legend(fontsize=7)
+    cap = caption(machine, info, threads)
+    _title(fig, "efficiency vs sparsity (1 = sparse kernel runs at dense's useful-FLOP rate)", cap)
+    name = _save(fig, out, f"efficiency-{_slug(machine)}-t{threads}.png")
+    return [(name, f"Efficiency per stage, median over layers. {cap}")]
+
+
+def accuracy(acc_recs: list[dict], out: Path) -> list[tuple[str, str]]:
+    """Accuracy vs sparsity per (method, scheme, dataset), and loss curves per run."""
+    if not acc_recs:
+        return []
+    lines: dict = defaultdict(dict)
+    curves = []
+    for r in acc_recs:
+        c, m = r["case"], r["metrics"]
+        key = (c.get("method", "?"), c.get("scheme", "?"), c.get("dataset", "?"))
+        lines[key][float(c["sparsity"])] = m["accuracy"]
+        if m.get("loss_curve"):
+            curves.append((key, float(c["sparsity"]), m["loss_curve"]))
+    fig = Figure(figsize=(10, 4.2))
+    ax = fig.add_subplot(1, 2, 1)
+    for key, pts in sorted(lines.items()):
+        xs = sorted(pts)
+        ax.plot(xs, [pts[x] for x in xs], "o-", label=" / ".join(key))
+    ax.set_xlabel("sparsity")
+    ax.set_ylabel("test accuracy")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title("accuracy vs sparsity", fontsize=9)
+    ax2 = fig.add_subplot(1, 2, 2)
+    for key, s, curve in curves:
+        ax2.plot(range(1, len(curve) + 1), curve, lw=1, label=f"{'/'.join(key[:2])} s={s:g}")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("training loss")
+    ax2.set_title("loss curves", fontsize=9)
+    ax2.grid(True, alpha=0.3)
+    if curves:
+        ax2.legend(fontsize=6, ncol=2)
+    machines = sorted({(r.get("machine") or {}).get("id", "?") for r in acc_recs})
+    datasets = sorted({k[2] for k in lines})
+    _title(fig, f"accuracy on {', '.join(datasets)} (small offline data: not the papers' CIFAR/ImageNet)",
+           f"{', '.join(machines)} | baseline: sparsity 0 of the same method")
+    name = _save(fig, out, "accuracy.png")
+    return [(name, f"Accuracy vs sparsity and loss curves on {', '.join(datasets)}; machines {', '.join(machines)}.")]
+
+
+def machine_comparison(recs, infos: dict, out: Path, target_s: float = 0.9) -> list[tuple[str, str]]:
+    """Speedup per stage, machines side by side, one panel per scheme: median over the layers
+    and thread counts each machine measured, at s = 0.9 (nearest measured)."""
+    if len(infos) < 2:
+        return []
+    vals: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # scheme -> stage -> machine
+    sp = sorted({float(r["case"]["sparsity"]) for r in recs})
+    s = _nearest(sp, target_s)
+    for r in recs:
+        c, m = r["case"], r["metrics"]
+        if c["impl"] == OURS and m.get("speedup_vs_torch_dense") is not None and abs(float(c["sparsity"]) - s) < 1e-9:
+            vals[c["scheme"]][c["stage"]][r["machine"]["id"]].append(m["speedup_vs_torch_dense"])
+    schemes = [sc for sc in (*catalogue.SCHEMES, "actgrad") if sc in vals]
+    if not schemes:
+        return []
+    machines = sorted(infos)
+    ncols = min(3, len(schemes))
+    nrows = (len(schemes) + ncols - 1) // ncols
+    fig = Figure(figsize=(3.6 * ncols + 0.8, 3.2 * nrows + 1.4))
+    width = 0.8 / len(machines)
+    for i, scheme in enumerate(schemes):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        stages = [st for st in (*catalogue.WEIGHT_STAGES, "backward") if st in vals[scheme]]
+        for j, mid in enumerate(machines):
+            ys = [median(vals[scheme][st][mid]) if vals[scheme][st][mid] else 0 for st in stages]
+            ax.bar([k + j * width for k in range(len(stages))], ys, width,
+                   label=f"{mid} ({infos[mid]['arch']}, {'/'.join(sorted(infos[mid]['isa']))})")
+        ax.set_xticks([k + width * (len(machines) - 1) / 2 for k in range(len(stages))], stages, fontsize=7,
+                      rotation=20)
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_title(scheme, fontsize=9)
+        if i % ncols == 0:
+            ax.set_ylabel(f"speedup vs {BASELINE}\n(median over layers)", fontsize=8)
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(machines), fontsize=7)
+    desc = "; ".join(f"{m}: threads {','.join(map(str, sorted(infos[m]['threads'])))}, commit "
+                     f"{'/'.join(sorted(infos[m]['commit']))}" for m in machines)
+    _title(fig, f"machines side by side at s = {s:g}, baseline {BASELINE}", desc)
+    name = _save(fig, out, "machines.png", left=0.07, top=1 - 0.75 / fig.get_figheight(),
+                 bottom=0.9 / fig.get_figheight())
+    return [(name, f"Speedup per stage at s = {s:g}, machines side by side ({desc}).")]

@@ -1,0 +1,95 @@
+"""`sparsebench validate`: measure what every implemented claim needs on this machine, then
+print and save the verdicts. Records are appended per case by the harness, so an interrupted
+validate keeps what it measured (and still writes the verdicts of what it has)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from .. import catalogue
+from ..claims import Claim, evaluate_all
+from .page import VERDICT_HEADERS, Page, text_table, to_markdown, verdict_rows
+
+MEASURABLE = ("stage_time_sum", "scheme_vs", "flop_reduction", "memory_reduction")
+
+
+def _layers(claim: Claim, prof: catalogue.Profile, profile_name: str) -> list[str]:
+    """The claim's layers; the quick profile keeps those it already has (or the first one);
+    a claim without layers uses the profile's."""
+    wanted = [x for x in claim.measure.layers if x in catalogue.LAYERS]
+    if not wanted:
+        return list(prof.layers)
+    if profile_name == "quick":
+        return [x for x in wanted if x in prof.layers] or wanted[:1]
+    return wanted
+
+
+def cases_for(claim: Claim, profile_name: str = "quick") -> list[catalogue.BenchCase]:
+    """Catalogue cases behind one claim's `measure` spec ([] when it needs none)."""
+    m = claim.measure
+    if not claim.implemented or m.comparison not in MEASURABLE or m.suite not in catalogue.SUITES:
+        return []
+    prof = catalogue.profile(profile_name)
+    threads = (m.threads,) if m.threads else prof.threads
+    schemes = [*m.schemes, *([m.versus] if m.versus else [])]
+    out = []
+    for layer in _layers(claim, prof, profile_name):
+        for scheme in schemes:
+            if m.suite == "weight_sparse" and not catalogue.scheme_applies(scheme, catalogue.LAYERS[layer]):
+                continue
+            for stage in m.stages:
+                out += [catalogue.BenchCase(m.suite, layer, scheme, stage, m.sparsity, t) for t in threads]
+        if m.plus_dense_forward:  # the dense forward of the step comes with any weight-sparse forward case
+            out += [catalogue.BenchCase("weight_sparse", layer, "unstructured", "forward", m.sparsity, t)
+                    for t in threads]
+    return out
+
+
+def select(claims: list[Claim], profile_name: str = "quick") -> list[catalogue.BenchCase]:
+    """Every case the claims need, once, in claim order."""
+    seen: dict[str, catalogue.BenchCase] = {}
+    for claim in claims:
+        for case in cases_for(claim, profile_name):
+            seen.setdefault(case.id, case)
+    return list(seen.values())
+
+
+def verdict_page(verdicts, title: str, source: str) -> Page:
+    page = Page(title)
+    page.p(f"Records: {source}")
+    page.table(VERDICT_HEADERS, verdict_rows(verdicts))
+    return page
+
+
+def validate(claims: list[Claim], *, profile_name: str, results_dir: Path, rounds: int = 7,
+             progress: Callable | None = None, out: Path | None = None) -> tuple[Path | None, list]:
+    """Run the cases, evaluate the claims on this run's records, save <results file>-verdicts.md.
+    Returns (records file, verdicts); re-raises KeyboardInterrupt after saving what it has."""
+    from ..harness import run_cases  # lazy: imports torch and the compiled kernels
+    from ..measure import load_records
+
+    cases = select(claims, profile_name)
+    path, interrupted = out, None
+    try:
+        if cases:
+            path = run_cases(cases, results_dir=results_dir, out=out, rounds=rounds, progress=progress)
+    except KeyboardInterrupt as exc:
+        interrupted = exc
+        if path is None:  # run_cases names its file only when it returns: find the newest one
+            files = sorted(Path(results_dir).rglob("*.json"), key=lambda p: p.stat().st_mtime)
+            path = files[-1] if files else None
+    records = load_records(path) if path is not None and path.exists() else []
+    verdicts = evaluate_all(claims, records)
+    if path is not None:
+        md = path.with_name(path.stem + "-verdicts.md")
+        title = "sparsebench validate: claims vs this machine" + (" (interrupted)" if interrupted else "")
+        md.write_text(to_markdown(verdict_page(verdicts, title, str(path))), encoding="utf-8")
+    if interrupted is not None:
+        raise interrupted
+    return path, verdicts
+
+
+def verdict_text(verdicts) -> str:
+    return text_table(("claim", "claimed", "measured", "verdict", "note"),
+                      [(v.claim_id, v.claimed, v.measured, v.verdict, v.note or "-") for v in verdicts])

@@ -1,0 +1,141 @@
+"""SparseConv2d and SparseLinear: torch modules that train on any scheme's stage kernels.
+
+The trainable parameter is the scheme's stored ``values`` (the compressed weights), never a
+dense weight: forward, backward-data and the weight gradient at kept positions all run on the
+sparse kernels. Any torch optimizer updates ``values`` in place; the scheme sees the change
+because its ``values`` *is* the parameter's storage.
+Agreement with torch autograd of the masked dense layer: see tests/test_sparse_modules.py
+(float32 sums reordered: rtol/atol from Comparison.float32_reduction of the reduction length).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import get_scheme
+from .base import ConvGeometry, SparseWeight
+
+
+class _SparseStages(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, values: torch.Tensor, x: torch.Tensor, sw: SparseWeight, geom: ConvGeometry | None,
+                threads: int) -> torch.Tensor:
+        ctx.sw, ctx.geom, ctx.threads = sw, geom, threads
+        ctx.save_for_backward(x)
+        return sw.forward(x, geom, threads=threads)
+
+    @staticmethod
+    def backward(ctx, dy: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        sw, geom, t = ctx.sw, ctx.geom, ctx.threads
+        dy = dy.contiguous()  # autograd may hand over an expanded / strided gradient
+        dvalues = sw.weight_grad_sampled(x, dy, geom, threads=t) if ctx.needs_input_grad[0] else None
+        dx = sw.backward_data(dy, tuple(x.shape), geom, threads=t) if ctx.needs_input_grad[1] else None
+        return dvalues, dx, None, None, None
+
+
+def _check_input(x: torch.Tensor, ndim: int, channels: int, layer: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{layer}: input must be a torch.Tensor, got {type(x).__name__}")
+    if x.dtype != torch.float32:
+        raise TypeError(f"{layer}: input must be float32, got {x.dtype}")
+    if x.device.type != "cpu":
+        raise ValueError(f"{layer}: input must be on the CPU, got {x.device}")
+    if x.dim() != ndim or x.shape[1] != channels:
+        raise ValueError(f"{layer}: input must be {ndim}-D with {channels} channels/features at dim 1, "
+                         f"got shape {tuple(x.shape)}")
+    # Activations are consumed in place by the kernels: an explicit, documented copy when strided.
+    return x if x.is_contiguous() else x.contiguous()
+
+
+class _SparseLayer(nn.Module):
+    def _init_sparse(self, weight: torch.Tensor, scheme: str, sparsity: float | None, mask: torch.Tensor | None,
+                     by: str, threads: int, generator: torch.Generator | None) -> None:
+        spec = get_scheme(scheme)
+        if not spec.supports(tuple(weight.shape)):
+            raise ValueError(f"scheme {scheme!r} is not defined for weight shape {tuple(weight.shape)}")
+        if mask is None:
+            if sparsity is None:
+                raise ValueError("give either sparsity or mask")
+            mask, reached = spec.make_mask(weight, sparsity, by=by, generator=generator)
+        else:
+            if mask.shape != weight.shape or mask.dtype != torch.bool:
+                raise ValueError(f"mask must be a bool tensor of shape {tuple(weight.shape)}, "
+                                 f"got {mask.dtype} {tuple(mask.shape)}")
+            reached = 1.0 - float(mask.sum()) / max(mask.numel(), 1)
+        self.scheme = scheme
+        self.sparsity = reached
+        self.threads = threads
+        self.sw = spec.from_dense(weight.detach().float().contiguous(), mask)
+        self.values = nn.Parameter(self.sw.values)  # shares storage with the format
+        if self.values.data_ptr() != self.sw.values.data_ptr():
+            raise RuntimeError("scheme values must be shareable with the parameter")
+
+    def dense_weight(self) -> torch.Tensor:
+        """The equivalent masked dense weight (for checks and export; not used in training)."""
+        return self.sw.to_dense()
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}scheme={self.scheme}, sparsity={self.sparsity:.3f}, nnz={self.sw.nnz}"
+
+
+class SparseConv2d(_SparseLayer):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                 bias: bool = True, *, scheme: str = "unstructured", sparsity: float | None = 0.9,
+                 mask: torch.Tensor | None = None, weight: torch.Tensor | None = None, by: str = "magnitude",
+                 threads: int = 0, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.geometry = ConvGeometry(stride, padding)
+        if weight is None:
+            weight = torch.empty(out_channels, in_channels, kernel_size, kernel_size)
+            nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+        self._init_sparse(weight, scheme, sparsity, mask, by, threads, generator)
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+
+    @classmethod
+    def from_dense(cls, conv: nn.Conv2d, **kw: Any) -> "SparseConv2d":
+        if conv.groups != 1 or conv.dilation != (1, 1) or conv.kernel_size[0] != conv.kernel_size[1]:
+            raise ValueError("SparseConv2d supports square kernels, groups=1, dilation=1")
+        if conv.stride[0] != conv.stride[1] or not isinstance(conv.padding, tuple) or conv.padding[0] != conv.padding[1]:
+            raise ValueError("SparseConv2d supports symmetric integer stride and padding")
+        layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size[0], conv.stride[0], conv.padding[0],
+                    bias=conv.bias is not None, weight=conv.weight.detach(), **kw)
+        if conv.bias is not None:
+            layer.bias.data.copy_(conv.bias.detach())
+        return layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _check_input(x, 4, self.in_channels, "SparseConv2d")
+        y = _SparseStages.apply(self.values, x, self.sw, self.geometry, self.threads)
+        return y if self.bias is None else y + self.bias.view(1, -1, 1, 1)
+
+
+class SparseLinear(_SparseLayer):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *, scheme: str = "unstructured",
+                 sparsity: float | None = 0.9, mask: torch.Tensor | None = None, weight: torch.Tensor | None = None,
+                 by: str = "magnitude", threads: int = 0, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        if weight is None:
+            weight = torch.empty(out_features, in_features)
+            nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+        self._init_sparse(weight, scheme, sparsity, mask, by, threads, generator)
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    @classmethod
+    def from_dense(cls, linear: nn.Linear, **kw: Any) -> "SparseLinear":
+        layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None,
+                    weight=linear.weight.detach(), **kw)
+        if linear.bias is not None:
+            layer.bias.data.copy_(linear.bias.detach())
+        return layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _check_input(x, 2, self.in_features, "SparseLinear")
+        y = _SparseStages.apply(self.values, x, self.sw, None, self.threads)
+        return y if self.bias is None else y + self.bias

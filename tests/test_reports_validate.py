@@ -1,0 +1,102 @@
+"""`sparsebench validate` / `report` commands: case selection per claim, exit codes, saved verdicts.
+The harness is replaced by a fake that writes synthetic records: no kernel runs here."""
+
+import argparse
+import json
+
+import pytest
+
+from sparsebench import claims, harness
+from sparsebench.measure import ResultStore
+from sparsebench.reports import cli, synthetic
+from sparsebench.reports.validate import cases_for, select
+
+
+@pytest.fixture(scope="module")
+def all_claims():
+    return {c.id: c for c in claims.load_claims()}
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="sparsebench")
+    sub = p.add_subparsers(dest="command", required=True)
+    cli.add_commands(sub)
+    return p
+
+
+def _main(argv):
+    args = _parser().parse_args(argv)
+    return args.func(args)
+
+
+def test_cases_follow_each_claims_measure_spec(all_claims):
+    ssl = cases_for(all_claims["ssl-alexnet-conv-cpu-5.1x"], "quick")
+    assert [c.id for c in ssl] == ["weight_sparse/alexnet-conv4/filter/forward/s0.9/t1"]
+    full = cases_for(all_claims["ssl-alexnet-conv-cpu-5.1x"], "full")
+    assert {c.layer for c in full} == {"alexnet-conv3", "alexnet-conv4", "alexnet-conv5"} and {c.threads for c in full} == {1, 2}
+    step = cases_for(all_claims["actgrad-cpu-training-3.99x"], "quick")
+    assert {(c.suite, c.stage) for c in step} == {("actgrad", "backward"), ("weight_sparse", "forward")}
+    mest = cases_for(all_claims["mest-structured-schemes-beat-unstructured"], "quick")
+    assert {c.scheme for c in mest} == {"block", "pattern", "unstructured"}
+    assert not any(c.scheme == "pattern" and c.layer == "linear-1024" for c in mest)
+    assert cases_for(all_claims["terngrad-communication-1/16"]) == []
+    ids = [c.id for c in select(list(all_claims.values()))]
+    assert len(ids) == len(set(ids)) and ids
+
+
+def _fake_run(records):
+    def run_cases(cases, *, results_dir, out=None, rounds=7, progress=None):
+        path = out or results_dir / synthetic.MACHINES["x86"]["id"] / "20250101T000000Z-fake.json"
+        store = ResultStore(path)
+        for i, case in enumerate(cases):
+            if progress:
+                progress(i, len(cases), case)
+        store.extend(records)
+        return path
+    return run_cases
+
+
+def test_validate_prints_and_saves_verdicts_exit_0(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(harness, "run_cases", _fake_run(synthetic.suite_records("x86")))
+    rc = _main(["validate", "--results", str(tmp_path), "--quiet"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "ssl-alexnet-conv-cpu-5.1x" in out and "reproduced" in out and "not measured" in out
+    md = next(tmp_path.rglob("*-verdicts.md")).read_text()
+    assert "| terngrad-communication-1/16 |" in md
+
+
+def test_validate_exit_0_when_nothing_reproduces(tmp_path, monkeypatch):
+    slow = synthetic.suite_records("x86", speedup=lambda *a: 0.5)
+    monkeypatch.setattr(harness, "run_cases", _fake_run(slow))
+    assert _main(["validate", "--results", str(tmp_path), "--quiet"]) == 0
+
+
+def test_validate_nonzero_when_the_run_fails(tmp_path, monkeypatch, capsys):
+    def broken(*a, **k):
+        raise OSError("disk full")
+    monkeypatch.setattr(harness, "run_cases", broken)
+    assert _main(["validate", "--results", str(tmp_path), "--quiet"]) == 1
+    assert "disk full" in capsys.readouterr().err
+    assert _main(["validate", "--claim", "no-such-claim"]) == 2
+
+
+def test_interrupted_validate_keeps_records_and_verdicts(tmp_path, monkeypatch):
+    def interrupted(cases, *, results_dir, out=None, rounds=7, progress=None):
+        path = results_dir / "m" / "run.json"
+        ResultStore(path).extend(synthetic.suite_records("x86", layers=("alexnet-conv4",), rates=()))
+        raise KeyboardInterrupt
+    monkeypatch.setattr(harness, "run_cases", interrupted)
+    assert _main(["validate", "--results", str(tmp_path), "--quiet"]) == 130
+    assert json.loads((tmp_path / "m" / "run.json").read_text())["records"]
+    assert "(interrupted)" in (tmp_path / "m" / "run-verdicts.md").read_text()
+
+
+def test_validate_list_and_report_command(tmp_path, capsys):
+    assert _main(["validate", "--list", "--claim", "ssl-alexnet-conv-cpu-5.1x"]) == 0
+    assert capsys.readouterr().out.strip() == "weight_sparse/alexnet-conv4/filter/forward/s0.9/t1"
+    recs = [r for r in synthetic.suite_records("x86", layers=("linear-1024",), sparsities=(0.9,), rates=())
+            if r["kind"] == "machine" or r["case"]["stage"] == "forward"]
+    (tmp_path / "r.json").write_text(json.dumps({"schema": 1, "records": recs}))
+    assert _main(["report", str(tmp_path / "r.json"), "--out-dir", str(tmp_path / "rep"), "--name", "x"]) == 0
+    assert (tmp_path / "rep" / "x" / "index.html").is_file()
