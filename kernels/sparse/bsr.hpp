@@ -151,11 +151,22 @@ inline void unpack_dx(const ConvGeom& g, const float* dxv, float* dx, int thread
             float* d = dx + (n * g.Cin + ci) * g.H * g.W;
             for (int64_t h = 0; h < g.H; ++h) {
                 const int64_t a = (h + g.p) % g.s, i = (h + g.p) / g.s;
-                for (int64_t w = 0; w < g.W; ++w) {
-                    const int64_t b = (w + g.p) % g.s, j = (w + g.p) / g.s;
-                    d[h * g.W + w] = (i < g.Hrows && j < g.Wv)
-                                         ? dxv[(ci * g.nph + a * g.s + b) * g.PS + i * g.RL + n * g.Wv + j]
-                                         : 0.0f;
+                float* drow = d + h * g.W;
+                if (i >= g.Hrows) {
+                    std::memset(drow, 0, sizeof(float) * g.W);
+                    continue;
+                }
+                const float* base = dxv + (ci * g.nph + a * g.s) * g.PS + i * g.RL + n * g.Wv;
+                if (g.s == 1) {
+                    const int64_t nv = std::max<int64_t>(0, std::min(g.W, g.Wv - g.p));
+                    std::memcpy(drow, base + g.p, sizeof(float) * nv);
+                    for (int64_t w = nv; w < g.W; ++w) drow[w] = 0.0f;
+                } else {
+                    int64_t b = g.p % g.s, j = g.p / g.s;
+                    for (int64_t w = 0; w < g.W; ++w) {
+                        drow[w] = j < g.Wv ? base[b * g.PS + j] : 0.0f;
+                        if (++b == g.s) { b = 0; ++j; }
+                    }
                 }
             }
         }
