@@ -154,6 +154,12 @@ class BlockSparseWeight:
     def tensor_bytes(self) -> int:
         return 4 * (self.values.numel() + self.row_ptr.numel() + self.col.numel())
 
+    def values_from_dense(self, dense: torch.Tensor) -> torch.Tensor:
+        """Entries of a dense tensor (weight shape) at the stored positions, in storage order
+        (edge padding of partial blocks reads as 0)."""
+        r = torch.repeat_interleave(torch.arange(len(self.row_ptr) - 1), torch.diff(self.row_ptr.long()))
+        return _blocked(dense, self.block)[r, self.col.long()].reshape(-1).contiguous()
+
     def _args(self):
         return self.row_ptr, self.col, list(self.shape), list(self.block)
 

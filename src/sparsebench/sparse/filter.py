@@ -114,6 +114,10 @@ class FilterSparseWeight:
     def mask(self) -> torch.Tensor:
         return self._expand(torch.ones(self.compact_shape, dtype=torch.bool))
 
+    def values_from_dense(self, dense: torch.Tensor) -> torch.Tensor:
+        """The compact block of a dense tensor (weight shape), flattened like values."""
+        return dense.index_select(0, self.out_idx).index_select(1, self.in_idx).reshape(-1).contiguous()
+
     def tensor_bytes(self) -> int:
         return 4 * self.values.numel() + 8 * (self.out_idx.numel() + self.in_idx.numel())
 
@@ -136,6 +140,12 @@ class FilterSparseWeight:
 
     def forward(self, x: torch.Tensor, geometry: ConvGeometry | None = None, **kw: Any) -> torch.Tensor:
         self._check_x(x)
+        if self.nnz == 0 or x.shape[0] == 0:
+            if len(self.shape) == 2:
+                return x.new_zeros((x.shape[0], self.shape[0]))
+            g = geometry or ConvGeometry()
+            ho, wo = g.out_hw(x.shape[2], x.shape[3], self.shape[2], self.shape[3])
+            return x.new_zeros((x.shape[0], self.shape[0], ho, wo))
         xc = self._gather_in(x)
         if len(self.shape) == 2:
             yc = F.linear(xc, self.compact)
@@ -147,6 +157,8 @@ class FilterSparseWeight:
     def backward_data(self, dy: torch.Tensor, x_shape, geometry: ConvGeometry | None = None,
                       **kw: Any) -> torch.Tensor:
         x_shape = tuple(int(v) for v in x_shape)
+        if self.nnz == 0 or x_shape[0] == 0:
+            return dy.new_zeros(x_shape)
         dyc = dy if self._all_out else dy.index_select(1, self.out_idx)
         cshape = (x_shape[0], len(self.in_idx), *x_shape[2:])
         if len(self.shape) == 2:
@@ -162,6 +174,8 @@ class FilterSparseWeight:
 
     def weight_grad_sampled(self, x: torch.Tensor, dy: torch.Tensor, geometry: ConvGeometry | None = None,
                             **kw: Any) -> torch.Tensor:
+        if self.nnz == 0 or x.shape[0] == 0:
+            return x.new_zeros(self.nnz)
         xc = self._gather_in(x)
         dyc = dy if self._all_out else dy.index_select(1, self.out_idx)
         return dense_weight_grad(xc, dyc, self.compact_shape, geometry).reshape(-1)

@@ -116,6 +116,13 @@ class PatternSparseWeight:
     def mask(self) -> torch.Tensor:
         return self._expand(torch.ones(self.values.numel(), dtype=torch.bool))
 
+    def values_from_dense(self, dense: torch.Tensor) -> torch.Tensor:
+        """Entries of a dense tensor (weight shape) at the stored taps, in storage order."""
+        kco, kp = self._kernel_index()
+        taps = self.library.long()[kp]
+        co, ci = self.shape[:2]
+        return dense.reshape(co, ci, 9)[kco[:, None], self.kci.long()[:, None], taps].reshape(-1).contiguous()
+
     def tensor_bytes(self) -> int:
         return 4 * (self.values.numel() + self.gptr.numel() + self.kci.numel() + self.library.numel())
 

@@ -88,9 +88,11 @@ def _block_sizes(co: int, ci: int, t: int, bo: int, bi: int) -> torch.Tensor:
     """Number of real weights in each block of the (nbr, T, ncb) grid (partial blocks at the edges)."""
     nbr, ncb = -(-co // bo), -(-ci // bi)
     rows = torch.full((nbr,), bo, dtype=torch.int64)
-    rows[-1] = co - (nbr - 1) * bo if nbr else 0
+    if nbr:
+        rows[-1] = co - (nbr - 1) * bo
     cols = torch.full((ncb,), bi, dtype=torch.int64)
-    cols[-1] = ci - (ncb - 1) * bi if ncb else 0
+    if ncb:
+        cols[-1] = ci - (ncb - 1) * bi
     return (rows[:, None, None] * cols[None, None, :]).expand(nbr, t, ncb)
 
 
@@ -212,14 +214,13 @@ class FilterMask:
     sparsity: float
 
     def dense(self) -> torch.Tensor:
-        m = torch.zeros(self.shape, dtype=torch.bool)
         co, ci = self.shape[0], self.shape[1]
         rows = torch.zeros(co, dtype=torch.bool)
         rows[self.out_idx] = True
         cols = torch.zeros(ci, dtype=torch.bool)
         cols[self.in_idx] = True
         full = rows[:, None] & cols[None, :]
-        return full.reshape(co, ci, *([1] * (len(self.shape) - 2))).expand(self.shape).clone() | m
+        return full.reshape(co, ci, *([1] * (len(self.shape) - 2))).expand(self.shape).contiguous()
 
 
 def filter_mask(shape, sparsity: float, *, weight: torch.Tensor | None = None, seed: int = 0,
@@ -244,8 +245,8 @@ def filter_mask(shape, sparsity: float, *, weight: torch.Tensor | None = None, s
         keep = _choose(sc, torch.ones(n), frac * n, score is not None, sd)
         return torch.nonzero(keep).flatten()
 
-    so = a.reshape(co, -1).sum(1) if a is not None else None
-    si = a.transpose(0, 1).reshape(ci, -1).sum(1) if a is not None else None
+    so = a.sum(dim=tuple(d for d in range(a.ndim) if d != 0)) if a is not None else None
+    si = a.sum(dim=tuple(d for d in range(a.ndim) if d != 1)) if a is not None else None
     out_idx = pick(co, frac_o, so, seed)
     in_idx = pick(ci, frac_i, si, seed + 1)
     reached = 1.0 - (len(out_idx) * len(in_idx)) / (co * ci) if co * ci else 0.0
