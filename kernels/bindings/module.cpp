@@ -7,6 +7,8 @@
 namespace sb::bind {
 void bind_actgrad(py::module_& m);
 void bind_csr(py::module_& m);
+void bind_block(py::module_& m);
+void bind_pattern(py::module_& m);
 }
 
 namespace {
@@ -74,4 +76,6 @@ PYBIND11_MODULE(_kernels, m) {
         py::arg("threads") = 0, "Threads a kernel's parallel region gets for this threads= value.");
     sb::bind::bind_actgrad(m);
     sb::bind::bind_csr(m);
+    sb::bind::bind_block(m);
+    sb::bind::bind_pattern(m);
 }

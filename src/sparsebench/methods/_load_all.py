@@ -2,3 +2,6 @@
 
 from . import actgrad  # noqa: F401
 from . import unstructured  # noqa: F401
+from . import block  # noqa: F401
+from . import pattern  # noqa: F401
+from . import filter  # noqa: F401

@@ -1,0 +1,266 @@
+// Block-sparse (BSR) conv2d / linear stages and the sparse SGD update: see kernels/sparse/bsr.hpp.
+#include <string>
+#include <vector>
+
+#include "../sparse/bsr.hpp"
+#include "../sparse/bsr_bind.hpp"
+#include "checks.hpp"
+
+namespace sb::bind {
+namespace {
+
+struct Bsr {
+    py::array_t<float> values;
+    py::array_t<int32_t> row_ptr, col;
+    WShape w;
+    int bo, bi;
+    int64_t nbr, ncb, nblocks, T;
+};
+
+Bsr check_bsr(const py::object& values, const py::object& row_ptr, const py::object& col, const py::object& wshape,
+              const py::object& block) {
+    Bsr b;
+    b.w = weight_shape(wshape, "weight_shape");
+    auto bs = block.cast<std::vector<int64_t>>();
+    if (bs.size() != 2) throw py::value_error("block must be (bo, bi)");
+    for (auto v : bs)
+        if (v != 1 && v != 2 && v != 4 && v != 8)
+            throw py::value_error("block sizes must be 1, 2, 4 or 8, got " + std::to_string(v));
+    b.bo = int(bs[0]);
+    b.bi = int(bs[1]);
+    b.T = b.w.KH * b.w.KW;
+    b.nbr = (b.w.Cout + b.bo - 1) / b.bo;
+    b.ncb = (b.w.Cin + b.bi - 1) / b.bi;
+    b.values = typed<float>(values, "values", 1);
+    b.row_ptr = typed<int32_t>(row_ptr, "row_ptr", 1);
+    b.col = typed<int32_t>(col, "col", 1);
+    require_int32_extent(b.T * b.ncb, "block columns");
+    require_shape(b.row_ptr, "row_ptr", {py::ssize_t(b.nbr + 1)});
+    const int32_t* rp = b.row_ptr.data();
+    if (rp[0] != 0) throw py::value_error("row_ptr[0] must be 0");
+    for (int64_t r = 0; r < b.nbr; ++r)
+        if (rp[r + 1] < rp[r]) throw py::value_error("row_ptr must be non-decreasing (row " + std::to_string(r) + ")");
+    b.nblocks = rp[b.nbr];
+    require_shape(b.col, "col", {py::ssize_t(b.nblocks)});
+    require_shape(b.values, "values", {py::ssize_t(b.nblocks * b.bo * b.bi)});
+    const int32_t* c = b.col.data();
+    const int64_t ncols = b.T * b.ncb;
+    for (int64_t r = 0; r < b.nbr; ++r)
+        for (int64_t k = rp[r]; k < rp[r + 1]; ++k) {
+            if (c[k] < 0 || c[k] >= ncols)
+                throw py::value_error("col[" + std::to_string(k) + "] = " + std::to_string(c[k]) + " out of range [0, " +
+                                      std::to_string(ncols) + ")");
+            if (k > rp[r] && c[k] <= c[k - 1])
+                throw py::value_error("col must be strictly increasing within a block row (unsorted or duplicate at " +
+                                      std::to_string(k) + ")");
+        }
+    return b;
+}
+
+int64_t pick_chunk(int64_t qchunk, int64_t dflt) {
+    if (qchunk < 0) throw py::value_error("qchunk must be >= 0");
+    return qchunk == 0 ? dflt : round_up(qchunk, 16);
+}
+
+py::object forward(py::object x_obj, py::object values, py::object row_ptr, py::object col, py::object wshape,
+                   py::object block, int64_t stride, int64_t padding, int64_t qchunk, py::object isa, int threads) {
+    Bsr b = check_bsr(values, row_ptr, col, wshape, block);
+    auto x = conv_input(x_obj, "x", b.w);
+    auto o = call_opts(isa, threads);
+    int64_t N, C, H, W;
+    dims4(x, N, C, H, W);
+    ConvGeom g = conv_geom(N, H, W, b.w, stride, padding);
+    if (N == 0 || b.w.Cout == 0 || b.w.Cin == 0) return zeros_out(x, N, b.w.Cout, g.Ho, g.Wo);
+    const int64_t cin_pad = b.ncb * b.bi, cout_pad = b.nbr * b.bo;
+    require_int32_extent(cin_pad * g.nph * g.PS, "input buffer size");
+    auto y = new_out(x, N, b.w.Cout, g.Ho, g.Wo);
+    const float* xp = x.data();
+    const float* vp = b.values.data();
+    const int32_t* rp = b.row_ptr.data();
+    const int32_t* cp = b.col.data();
+    float* yp = y.mutable_data();
+    const int64_t qc = pick_chunk(qchunk, 512);
+    {
+        py::gil_scoped_release nogil;
+        std::vector<int64_t> uptr(b.nbr + 1, 0), out_off(b.nbr), qlo(b.nbr, 0), qhi(b.nbr, g.Lqr);
+        std::vector<int32_t> ioff, vidx;
+        ioff.reserve(b.nblocks * b.bi);
+        vidx.reserve(b.nblocks * b.bi);
+        for (int64_t r = 0; r < b.nbr; ++r) {
+            for (int64_t k = rp[r]; k < rp[r + 1]; ++k) {
+                const int64_t t = cp[k] / b.ncb, cb = cp[k] % b.ncb;
+                for (int i = 0; i < b.bi; ++i) {
+                    const int64_t ci = cb * b.bi + i;
+                    if (ci >= b.w.Cin) break;
+                    ioff.push_back(int32_t((ci * g.nph + g.tap_phase(t)) * g.PS + g.tap_off(t)));
+                    vidx.push_back(int32_t(k * b.bo * b.bi + i * b.bo));
+                }
+            }
+            uptr[r + 1] = int64_t(ioff.size());
+            out_off[r] = r * b.bo * g.Lqr;
+        }
+        FloatBuf xv(cin_pad * g.nph * g.PS), yext(cout_pad * g.Lqr);
+        pack_input(g, xp, xv.p, cin_pad, o.threads);
+        RowGroups G{b.nbr, uptr.data(), ioff.data(), vidx.data(), 1, out_off.data(), g.Lqr, qlo.data(), qhi.data()};
+        bsr_for(Isa(o.isa)).rows_spmm(b.bo, G, vp, xv.p, yext.p, qc, o.threads);
+        unpack_output(g, yext.p, yp, o.threads);
+    }
+    return std::move(y);
+}
+
+py::object backward_data(py::object dy_obj, py::object values, py::object row_ptr, py::object col, py::object wshape,
+                         py::object block, py::object x_shape, int64_t stride, int64_t padding, int64_t qchunk,
+                         py::object isa, int threads) {
+    Bsr b = check_bsr(values, row_ptr, col, wshape, block);
+    auto xs = x_shape.cast<std::vector<int64_t>>();
+    const bool lin = xs.size() == 2;
+    if (!(xs.size() == 4 || lin)) throw py::value_error("x_shape must have 2 or 4 entries");
+    if (xs[1] != b.w.Cin) throw py::value_error("x_shape[1] must equal the weight's input channels");
+    for (auto v : xs)
+        if (v < 0) throw py::value_error("x_shape must be non-negative");
+    const int64_t N = xs[0], H = lin ? 1 : xs[2], W = lin ? 1 : xs[3];
+    ConvGeom g = conv_geom(N, H, W, b.w, stride, padding);
+    auto dy = typed<float>(dy_obj, "dy", lin ? 2 : 4);
+    if (lin) require_shape(dy, "dy", {py::ssize_t(N), py::ssize_t(b.w.Cout)});
+    else require_shape(dy, "dy", {py::ssize_t(N), py::ssize_t(b.w.Cout), py::ssize_t(g.Ho), py::ssize_t(g.Wo)});
+    auto o = call_opts(isa, threads);
+    if (N == 0 || b.w.Cout == 0 || b.w.Cin == 0) return zeros_out(dy, N, b.w.Cin, H, W);
+    const int64_t cin_pad = b.ncb * b.bi, cout_pad = b.nbr * b.bo;
+    require_int32_extent(cout_pad * g.DS, "output-gradient buffer size");
+    require_int32_extent(cin_pad * g.nph * g.PS, "input buffer size");
+    auto dx = new_out(dy, N, b.w.Cin, H, W);
+    const float* dyp = dy.data();
+    const float* vp = b.values.data();
+    const int32_t* rp = b.row_ptr.data();
+    const int32_t* cp = b.col.data();
+    float* dxp = dx.mutable_data();
+    const int64_t qc = pick_chunk(qchunk, 512);
+    {
+        py::gil_scoped_release nogil;
+        // Blocks by block column (input-channel block), then by tap phase.
+        const int64_t ngr = b.ncb * g.nph;
+        std::vector<int64_t> cnt(ngr + 1, 0);
+        for (int64_t r = 0; r < b.nbr; ++r)
+            for (int64_t k = rp[r]; k < rp[r + 1]; ++k) {
+                const int64_t t = cp[k] / b.ncb, cb = cp[k] % b.ncb;
+                cnt[cb * g.nph + g.tap_phase(t) + 1] += std::min<int64_t>(b.bo, b.w.Cout - r * b.bo);
+            }
+        for (int64_t i = 0; i < ngr; ++i) cnt[i + 1] += cnt[i];
+        std::vector<int64_t> uptr(cnt), fill(cnt.begin(), cnt.end() - 1);
+        std::vector<int32_t> ioff(cnt[ngr]), vidx(cnt[ngr]);
+        for (int64_t r = 0; r < b.nbr; ++r)
+            for (int64_t k = rp[r]; k < rp[r + 1]; ++k) {
+                const int64_t t = cp[k] / b.ncb, cb = cp[k] % b.ncb;
+                int64_t& f = fill[cb * g.nph + g.tap_phase(t)];
+                for (int j = 0; j < b.bo; ++j) {
+                    const int64_t co = r * b.bo + j;
+                    if (co >= b.w.Cout) break;
+                    ioff[f] = int32_t(co * g.DS + g.max_off - g.tap_off(t));
+                    vidx[f] = int32_t(k * b.bo * b.bi + j);
+                    ++f;
+                }
+            }
+        std::vector<int64_t> out_off(ngr), qlo(ngr), qhi(ngr);
+        for (int64_t cb = 0; cb < b.ncb; ++cb)
+            for (int64_t ph = 0; ph < g.nph; ++ph) {
+                const int64_t gi = cb * g.nph + ph;
+                out_off[gi] = (cb * b.bi * g.nph + ph) * g.PS;
+                int64_t lo, hi;
+                g.phase_rows(ph, lo, hi);
+                qlo[gi] = round_down(lo * g.RL, 16);
+                qhi[gi] = std::max(qlo[gi], std::min(g.PS, round_up(hi * g.RL, 16)));
+            }
+        FloatBuf dye(cout_pad * g.DS), dxv(cin_pad * g.nph * g.PS);
+        pack_dy(g, dyp, dye.p, cout_pad, o.threads);
+        RowGroups G{ngr, uptr.data(), ioff.data(), vidx.data(), b.bo, out_off.data(), g.nph * g.PS, qlo.data(), qhi.data()};
+        bsr_for(Isa(o.isa)).rows_spmm(b.bi, G, vp, dye.p, dxv.p, qc, o.threads);
+        unpack_dx(g, dxv.p, dxp, o.threads);
+    }
+    return std::move(dx);
+}
+
+py::object weight_grad(py::object x_obj, py::object dy_obj, py::object row_ptr, py::object col, py::object wshape,
+                       py::object block, int64_t stride, int64_t padding, int64_t qchunk, py::object isa, int threads) {
+    // values are not needed: pass an empty placeholder of the right length through the checks.
+    Bsr b;
+    {
+        auto rp = typed<int32_t>(row_ptr, "row_ptr", 1);
+        const int64_t nb = rp.size() ? rp.data()[rp.size() - 1] : 0;
+        auto bs = block.cast<std::vector<int64_t>>();
+        const int64_t per = bs.size() == 2 ? bs[0] * bs[1] : 0;
+        py::array_t<float> dummy(std::vector<py::ssize_t>{py::ssize_t(std::max<int64_t>(0, nb * per))});
+        b = check_bsr(dummy, row_ptr, col, wshape, block);
+    }
+    auto x = conv_input(x_obj, "x", b.w);
+    int64_t N, C, H, W;
+    dims4(x, N, C, H, W);
+    ConvGeom g = conv_geom(N, H, W, b.w, stride, padding);
+    auto dy = typed<float>(dy_obj, "dy", x.ndim());
+    if (x.ndim() == 2) require_shape(dy, "dy", {py::ssize_t(N), py::ssize_t(b.w.Cout)});
+    else require_shape(dy, "dy", {py::ssize_t(N), py::ssize_t(b.w.Cout), py::ssize_t(g.Ho), py::ssize_t(g.Wo)});
+    auto o = call_opts(isa, threads);
+    py::array_t<float> grad(std::vector<py::ssize_t>{py::ssize_t(b.nblocks * b.bo * b.bi)});
+    float* gp = grad.mutable_data();
+    if (N == 0 || b.w.Cout == 0 || b.w.Cin == 0) {
+        if (grad.size()) std::memset(gp, 0, sizeof(float) * grad.size());
+        return std::move(grad);
+    }
+    const int64_t cin_pad = b.ncb * b.bi, cout_pad = b.nbr * b.bo;
+    const float* xp = x.data();
+    const float* dyp = dy.data();
+    const int32_t* rp = b.row_ptr.data();
+    const int32_t* cp = b.col.data();
+    const int64_t qc = pick_chunk(qchunk, 1024);
+    {
+        py::gil_scoped_release nogil;
+        std::vector<int64_t> xdelta(b.T);
+        for (int64_t t = 0; t < b.T; ++t) xdelta[t] = g.tap_phase(t) * g.PS + g.tap_off(t);
+        FloatBuf xv(cin_pad * g.nph * g.PS), dye(cout_pad * g.DS);
+        pack_input(g, xp, xv.p, cin_pad, o.threads);
+        pack_dy(g, dyp, dye.p, cout_pad, o.threads);
+        bsr_for(Isa(o.isa)).block_wgrad(b.nbr, rp, cp, b.bo, b.bi, b.ncb, xdelta.data(), xv.p, g.nph * g.PS, dye.p,
+                                        g.DS, g.max_off, g.Lqr, gp, qc, o.threads);
+    }
+    return std::move(grad);
+}
+
+}  // namespace
+
+void bind_block(py::module_& m) {
+    m.def("bsr_conv_forward", &forward, py::arg("x"), py::arg("values"), py::arg("row_ptr"), py::arg("col"),
+          py::arg("weight_shape"), py::arg("block"), py::arg("stride") = 1, py::arg("padding") = 0, py::kw_only(),
+          py::arg("qchunk") = 0, py::arg("isa") = py::none(), py::arg("threads") = 0,
+          "Block-sparse direct conv2d (or linear for 2-D x) forward: y = x * W.");
+    m.def("bsr_conv_backward_data", &backward_data, py::arg("dy"), py::arg("values"), py::arg("row_ptr"),
+          py::arg("col"), py::arg("weight_shape"), py::arg("block"), py::arg("x_shape"), py::arg("stride") = 1,
+          py::arg("padding") = 0, py::kw_only(), py::arg("qchunk") = 0, py::arg("isa") = py::none(),
+          py::arg("threads") = 0, "Block-sparse backward-data: dx = conv_transpose(dy, W).");
+    m.def("bsr_conv_weight_grad", &weight_grad, py::arg("x"), py::arg("dy"), py::arg("row_ptr"), py::arg("col"),
+          py::arg("weight_shape"), py::arg("block"), py::arg("stride") = 1, py::arg("padding") = 0, py::kw_only(),
+          py::arg("qchunk") = 0, py::arg("isa") = py::none(), py::arg("threads") = 0,
+          "Weight gradient at the stored blocks only (SDDMM), in the values' storage order.");
+    m.def(
+        "sparse_sgd_update",
+        [](py::object w_obj, py::object g_obj, py::object buf_obj, float lr, float momentum, float weight_decay,
+           py::object isa, int threads) {
+            auto w = typed<float>(w_obj, "values", 1, true);
+            auto g = typed<float>(g_obj, "grad", 1);
+            auto buf = typed<float>(buf_obj, "momentum_buf", 1, true);
+            require_shape(g, "grad", {w.shape(0)});
+            require_shape(buf, "momentum_buf", {w.shape(0)});
+            if (w.data() == buf.data()) throw py::value_error("values and momentum_buf must not alias");
+            auto o = call_opts(isa, threads);
+            float* wp = w.mutable_data();
+            float* bp = buf.mutable_data();
+            const float* gp = g.data();
+            const int64_t n = w.size();
+            py::gil_scoped_release nogil;
+            bsr_for(Isa(o.isa)).sgd_update(wp, gp, bp, n, lr, momentum, weight_decay, o.threads);
+        },
+        py::arg("values"), py::arg("grad"), py::arg("momentum_buf"), py::kw_only(), py::arg("lr"),
+        py::arg("momentum") = 0.0f, py::arg("weight_decay") = 0.0f, py::arg("isa") = py::none(),
+        py::arg("threads") = 0,
+        "In-place torch.optim.SGD step on stored values: d = g + wd*w; buf = m*buf + d; w -= lr*buf.");
+}
+
+}  // namespace sb::bind

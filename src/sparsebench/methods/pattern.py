@@ -1,0 +1,36 @@
+"""Pattern-sparse 3x3 weights (MEST / PatDNN pattern scheme): registry ops for every stage."""
+
+from __future__ import annotations
+
+from ..sparse.pattern import PatternSparseWeight
+from ..sparse.structured_masks import pattern_mask
+from .block import MEST, _rand, make_stage_ops
+from .registry import Case, Comparison, Op, register
+
+
+def _pattern_weight(shape, sp, dense):
+    sp = max(sp, 5.0 / 9.0)  # patterns keep at most 4 of 9 taps
+    return PatternSparseWeight.from_pattern_mask(pattern_mask(shape, sp, weight=dense), dense)
+
+
+make_stage_ops("pattern", MEST, _pattern_weight, linear=False, need3x3=True,
+               sparsities=(5.0 / 9.0, 0.9, 0.99, 1.0), note=" (4-tap patterns + connectivity, direct conv)")
+
+
+def ref_compress(weight, sparsity):
+    return weight * pattern_mask(weight.shape, sparsity, weight=weight).dense()
+
+
+def k_compress(weight, sparsity, **kw):
+    return PatternSparseWeight.from_pattern_mask(pattern_mask(weight.shape, sparsity, weight=weight), weight).to_dense()
+
+
+def compress_cases():
+    for shape in ((9, 5, 3, 3), (1, 1, 3, 3), (0, 3, 3, 3)):
+        for sp in (5.0 / 9.0, 0.9, 1.0):
+            yield Case(f"{shape}-s{sp:.3f}", lambda shape=shape, sp=sp: {"weight": _rand(shape, 51), "sparsity": sp})
+
+
+register(Op(method="pattern", name="compress", paper=MEST, reference=ref_compress, kernel=k_compress,
+            cases=compress_cases, compare=Comparison(exact=True, why="pure data movement"), stages=("front_end",),
+            doc="pattern mask -> grouped pattern format -> to_dense round trip"))
