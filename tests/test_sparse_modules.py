@@ -98,7 +98,7 @@ def test_small_cnn_trains_like_masked_dense(scheme):
             d.bias.data.copy_(s.bias.data)
             masks.append((d, s.sw.mask()))
     x = torch.randn(64, 1, 8, 8)
-    target = torch.randint(0, 10, (64,))
+    target = (x.flatten(1) @ torch.randn(64, 10)).argmax(1)  # learnable labels
     losses = {}
     for name, model in (("sparse", sparse), ("dense", dense)):
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
