@@ -120,13 +120,15 @@ def _toml_module():
 
 
 def find_claims_file(path=None) -> Path:
-    """An explicit path, else suites/claims.toml under the CWD, else in the repo holding this package."""
+    """An explicit path, else suites/claims.toml under the CWD, else in the repo holding this package,
+    else the copy installed inside the package (CMakeLists.txt installs it beside _kernels)."""
     if path is not None:
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"claims file {p} not found")
         return p
-    candidates = [Path.cwd() / CLAIMS_FILE, Path(__file__).resolve().parents[2] / CLAIMS_FILE]
+    here = Path(__file__).resolve().parent
+    candidates = [Path.cwd() / CLAIMS_FILE, here.parents[1] / CLAIMS_FILE, here / CLAIMS_FILE.name]
     for p in candidates:
         if p.is_file():
             return p
