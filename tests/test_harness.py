@@ -116,3 +116,19 @@ def test_pytest_benchmark_json_becomes_records(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ValueError, match="bad.json"):
         convert(tmp_path / "bad.json", tmp_path / "x.json")
+
+
+@pytest.mark.parametrize("scheme", ["unstructured", "block", "pattern", "filter"])
+def test_weight_sparse_case_measures_ours_and_both_baselines(tmp_path, scheme):
+    stages = ("forward", "weight_grad") if scheme == "unstructured" else ("backward_data",)
+    cases = [catalogue.BenchCase("weight_sparse", "resnet-512x4", scheme, st, 0.9, 1) for st in stages]
+    recs = load_records(run_cases(cases, out=tmp_path / "r.json", rounds=2))
+    assert not [r for r in recs if r["kind"] in ("error", "unavailable")], recs[-1]
+    stage = [r for r in recs if r["kind"] == "stage"]
+    assert {r["case"]["impl"] for r in stage} == {"sparsebench", "torch-dense", "torch-sparse"}
+    for r in stage:
+        m = r["metrics"]
+        assert m["dense_flops"] > m["effective_flops"] > 0
+        assert m["flop_reduction"] == pytest.approx(m["dense_flops"] / m["effective_flops"])
+        assert m["speedup_vs_torch_dense"] > 0 and m["tensor_bytes"] > 0
+        assert abs(m["sparsity_reached"] - 0.9) < 0.02
