@@ -132,3 +132,12 @@ def test_weight_sparse_case_measures_ours_and_both_baselines(tmp_path, scheme):
         assert m["flop_reduction"] == pytest.approx(m["dense_flops"] / m["effective_flops"])
         assert m["speedup_vs_torch_dense"] > 0 and m["tensor_bytes"] > 0
         assert abs(m["sparsity_reached"] - 0.9) < 0.02
+
+
+def test_break_even_label_says_when_only_an_upper_bound_is_known():
+    from sparsebench.harness.table import break_even_label
+
+    assert break_even_label({0.9: 2.0}) == "<=0.90"
+    assert break_even_label({0.5: 0.8, 0.9: 2.0}) == "0.90"
+    assert break_even_label({0.0: 1.0, 0.9: 2.0}) == "0.00"
+    assert break_even_label({0.9: 0.5}) == "-"

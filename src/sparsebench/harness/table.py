@@ -37,6 +37,15 @@ def break_even(points: dict[float, float]) -> float | None:
     return found
 
 
+def break_even_label(points: dict[float, float]) -> str:
+    """The break-even sparsity as text: '<= s' when even the lowest measured sparsity beats dense
+    (the true break-even lies at or below it), '-' when it never does at the sparsities measured."""
+    be = break_even(points)
+    if be is None:
+        return "-"
+    return f"<={be:.2f}" if be == min(points) and be > 0 else f"{be:.2f}"
+
+
 def speedup_table(records: Iterable[dict]) -> str:
     recs = latest(records)
     if not recs:
@@ -80,14 +89,14 @@ def break_even_table(records: Iterable[dict]) -> str:
         per_layer[key][c["sparsity"]] = m["speedup_vs_torch_dense"]
     summary: dict[tuple, list] = defaultdict(list)
     for key, points in per_layer.items():
-        summary[key[:5]].append(break_even(points))
+        summary[key[:5]].append((break_even(points), break_even_label(points)))
     lines = [f"{'machine':<22} {'scheme':<13} {'stage':<14} {'thr':>3} {'impl':<13} break-even sparsity "
              "(worst layer / median layer; '-' = never at the sparsities measured)"]
     for key in sorted(summary):
         vals = summary[key]
-        known = [v for v in vals if v is not None]
-        worst = "-" if len(known) < len(vals) else f"{max(known):.2f}"
-        med = f"{median(known):.2f}" if known else "-"
+        known = sorted((v, label) for v, label in vals if v is not None)
+        worst = "-" if len(known) < len(vals) else known[-1][1]
+        med = known[(len(known) - 1) // 2][1] if known else "-"
         lines.append(f"{key[0]:<22} {key[1]:<13} {key[2]:<14} {key[3]:>3} {key[4]:<13} {worst} / {med}"
                      f"  ({len(vals)} layers)")
     return "\n".join(lines)

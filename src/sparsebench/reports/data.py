@@ -108,16 +108,6 @@ def median_curve(per_layer: dict[str, dict[float, float]]) -> dict[float, float]
     return {s: median(v) for s, v in sorted(by_s.items())}
 
 
-def break_even(points: dict[float, float]) -> float | None:
-    """Lowest sparsity from which the speedup stays >= 1 at every higher measured sparsity."""
-    found = None
-    for s in sorted(points, reverse=True):
-        if points[s] < 1.0:
-            break
-        found = s
-    return found
-
-
 def groups(recs: list[dict]) -> list[tuple[str, int]]:
     """(machine, threads) pairs present, sorted."""
     return sorted({(r["machine"]["id"], r["case"]["threads"]) for r in recs})

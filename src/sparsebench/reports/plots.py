@@ -14,7 +14,8 @@ from statistics import median
 from matplotlib.figure import Figure
 
 from .. import catalogue
-from .data import BASELINE, OURS, break_even, caption, median_curve, speedup_curves
+from ..harness.table import break_even, break_even_label
+from .data import BASELINE, OURS, caption, median_curve, speedup_curves
 
 STAGE_ORDER = {"weight_sparse": catalogue.WEIGHT_STAGES, "actgrad": catalogue.ACTGRAD_STAGES}
 COLORS = {"unstructured": "tab:blue", "block": "tab:orange", "pattern": "tab:green", "filter": "tab:red",
@@ -68,7 +69,7 @@ def speedup_vs_sparsity(recs, machine, info, threads, out: Path) -> list[tuple[s
                 be = break_even(med)
                 if be is not None:
                     ax.plot([be], [med[be]], marker="*", ms=14, color=color, mec="black", ls="none")
-                    ax.annotate(f"break-even {be:g}", (be, med[be]), textcoords="offset points",
+                    ax.annotate(f"break-even {break_even_label(med)}", (be, med[be]), textcoords="offset points",
                                 xytext=(-70, 6) if be >= 0.8 else (4, -12),  # stay inside the axes
                                 fontsize=7, color=color)
             ax.set_yscale("log")
