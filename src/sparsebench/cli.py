@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .reports import cli as reports_cli
 
     reports_cli.add_commands(sub)
+    from .accuracy import cli as accuracy_cli
+
+    accuracy_cli.add_commands(sub)
     return parser
 
 

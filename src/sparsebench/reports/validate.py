@@ -46,6 +46,17 @@ def cases_for(claim: Claim, profile_name: str = "quick") -> list[catalogue.Bench
     return out
 
 
+def accuracy_cases_for(claim: Claim, profile_name: str = "quick") -> list:
+    """Training runs behind an accuracy claim: the method at the claim's rate and at 0 (dense)."""
+    from ..accuracy.runs import AccuracyCase
+
+    m = claim.measure
+    if not claim.implemented or m.comparison != "accuracy_delta" or claim.method != "actgrad":
+        return []
+    epochs = 12 if profile_name == "quick" else 30
+    return [AccuracyCase("actgrad", "actgrad", p, "digits", epochs=epochs) for p in (0.0, m.sparsity or 0.0)]
+
+
 def select(claims: list[Claim], profile_name: str = "quick") -> list[catalogue.BenchCase]:
     """Every case the claims need, once, in claim order."""
     seen: dict[str, catalogue.BenchCase] = {}
@@ -69,16 +80,21 @@ def validate(claims: list[Claim], *, profile_name: str, results_dir: Path, round
     from ..harness import run_cases  # lazy: imports torch and the compiled kernels
     from ..measure import load_records
 
+    from ..accuracy.runs import run_accuracy
+    from ..measure import default_results_path, machine_record
+
     cases = select(claims, profile_name)
-    path, interrupted = out, None
+    training = {c.id: c for claim in claims for c in accuracy_cases_for(claim, profile_name)}
+    # named up front, so an interrupted run still knows where its records are
+    path = out or default_results_path(results_dir, machine_record())
+    interrupted = None
     try:
         if cases:
-            path = run_cases(cases, results_dir=results_dir, out=out, rounds=rounds, progress=progress)
+            run_cases(cases, results_dir=results_dir, out=path, rounds=rounds, progress=progress)
+        if training:
+            run_accuracy(training.values(), path, progress=progress)
     except KeyboardInterrupt as exc:
         interrupted = exc
-        if path is None:  # run_cases names its file only when it returns: find the newest one
-            files = sorted(Path(results_dir).rglob("*.json"), key=lambda p: p.stat().st_mtime)
-            path = files[-1] if files else None
     records = load_records(path) if path is not None and path.exists() else []
     verdicts = evaluate_all(claims, records)
     if path is not None:

@@ -1,0 +1,121 @@
+"""Train a small CNN per (method, scheme, sparsity) with a fixed seed and budget; write
+"accuracy" records (test accuracy, loss curve) that claims and reports read."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Split, load
+
+
+@dataclass(frozen=True)
+class AccuracyCase:
+    method: str  # "dense", "static_sparse" (fixed mask, one scheme), "actgrad" (pruned gradients)
+    scheme: str  # weight scheme, or "actgrad" / "dense"
+    sparsity: float  # weight sparsity, or the pruning rate p
+    dataset: str = "digits"
+    epochs: int = 12
+    seed: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{self.dataset}/{self.method}/{self.scheme}/s{self.sparsity:g}"
+
+
+def _cnn(conv: Callable[..., nn.Module], linear: Callable[..., nn.Module], image: int) -> nn.Module:
+    # conv 1->16 (3x3) - relu - conv 16->32 (3x3, stride 2) - relu - linear -> 10
+    side = (image + 1) // 2
+    return nn.Sequential(conv(1, 16, 3, 1, 1), nn.ReLU(), conv(16, 32, 3, 2, 1), nn.ReLU(), nn.Flatten(),
+                         linear(32 * side * side, 10))
+
+
+def build_model(case: AccuracyCase, image: int) -> nn.Module:
+    torch.manual_seed(case.seed)
+    if case.method == "dense" or case.sparsity == 0.0 and case.method != "actgrad":
+        return _cnn(nn.Conv2d, nn.Linear, image)
+    if case.method == "static_sparse":
+        from ..sparse.modules import SparseConv2d, SparseLinear
+
+        g = torch.Generator().manual_seed(case.seed)
+        lin_scheme = "unstructured" if case.scheme == "pattern" else case.scheme
+        return _cnn(lambda *a: SparseConv2d(*a, scheme=case.scheme, sparsity=case.sparsity, generator=g),
+                    lambda i, o: SparseLinear(i, o, scheme=lin_scheme, sparsity=case.sparsity, generator=g),
+                    image)
+    if case.method == "actgrad":
+        from ..actgrad import wrap_model
+
+        model = _cnn(nn.Conv2d, nn.Linear, image)
+        return model if case.sparsity == 0.0 else wrap_model(model, p=case.sparsity, seed=case.seed)
+    raise ValueError(f"unknown accuracy method {case.method!r}")
+
+
+def train(case: AccuracyCase, data: Split, batch: int = 64, lr: float = 0.05) -> dict:
+    model = build_model(case, data.image_size)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+    gen = torch.Generator().manual_seed(case.seed)
+    losses = []
+    t0 = time.perf_counter()
+    for _ in range(case.epochs):
+        order = torch.randperm(len(data.y_train), generator=gen)
+        total, count = 0.0, 0
+        for i in range(0, len(order), batch):
+            idx = order[i:i + batch]
+            opt.zero_grad()
+            loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+        losses.append(total / count)
+    train_s = time.perf_counter() - t0
+    with torch.no_grad():
+        pred = model(data.x_test).argmax(1)
+    return {"accuracy": float((pred == data.y_test).double().mean()), "loss_curve": losses,
+            "final_loss": losses[-1], "train_s": train_s, "epochs": case.epochs}
+
+
+def accuracy_cases(dataset: str = "digits", quick: bool = True) -> list[AccuracyCase]:
+    """The accuracy grid: dense, every weight scheme across sparsities, actgrad across rates."""
+    from ..catalogue import SCHEMES
+
+    sparsities = (0.0, 0.7, 0.9) if quick else (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
+    rates = (0.0, 0.9, 0.99) if quick else (0.0, 0.5, 0.9, 0.95, 0.99)
+    cases = [AccuracyCase("static_sparse", s, sp, dataset) for s in SCHEMES for sp in sparsities
+             if not (s == "pattern" and 0.0 < sp < 5 / 9)]
+    cases += [AccuracyCase("actgrad", "actgrad", p, dataset) for p in rates]
+    return cases
+
+
+def run_accuracy(cases: Iterable[AccuracyCase], out: Path,
+                 progress: Callable[[int, int, AccuracyCase | None], None] | None = None) -> Path:
+    """Train each case and append its record atomically (an interrupted run keeps what it has)."""
+    from .. import kernels
+    from ..harness.run import compact_machine
+    from ..measure import ResultStore, machine_record, make_record
+
+    cases = list(cases)
+    machine = compact_machine(machine_record(), kernels.resolve_isa(None))
+    store = ResultStore(out)
+    data: dict[str, Split] = {}
+    for i, case in enumerate(cases):
+        if progress:
+            progress(i, len(cases), case)
+        if case.dataset not in data:
+            data[case.dataset] = load(case.dataset)
+        try:
+            metrics = train(case, data[case.dataset])
+        except Exception as exc:  # recorded, the sweep goes on
+            store.append(make_record("error", {**asdict(case), "id": case.id}, {"error": f"{type(exc).__name__}: {exc}"},
+                                     machine))
+            continue
+        store.append(make_record("accuracy", {**asdict(case), "id": case.id}, metrics, machine))
+    if progress:
+        progress(len(cases), len(cases), None)
+    return Path(out)
