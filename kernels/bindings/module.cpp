@@ -6,6 +6,7 @@
 
 namespace sb::bind {
 void bind_actgrad(py::module_& m);
+void bind_actgrad_bwd(py::module_& m);
 }
 
 namespace {
@@ -58,4 +59,5 @@ PYBIND11_MODULE(_kernels, m) {
         py::arg("isa") = py::none(), "The variant a call with this isa= would run (None: env / best).");
     m.def("build_info", &build_info);
     sb::bind::bind_actgrad(m);
+    sb::bind::bind_actgrad_bwd(m);
 }

@@ -45,6 +45,12 @@ inline M mor(M a, M b) { return {static_cast<__mmask16>(a.m | b.m)}; }
 inline M mand(M a, M b) { return {static_cast<__mmask16>(a.m & b.m)}; }
 inline unsigned mbits(M a) { return a.m; }
 inline F select(M m, F a, F b) { return {_mm512_mask_blend_ps(m.m, b.v, a.v)}; }  // m ? a : b
+// Writes the lanes selected by bits (bit l = lane l) packed, in lane order, to p[0..popcount);
+// may clobber up to W floats from p (callers keep W floats of slack). Returns popcount(bits).
+inline int compress_store(float* p, F a, unsigned bits) {
+    _mm512_storeu_ps(p, _mm512_maskz_compress_ps(static_cast<__mmask16>(bits), a.v));
+    return __builtin_popcount(bits);
+}
 inline F copysign(F mag, F sgn) {
     const __m512i s = _mm512_set1_epi32(int(0x80000000u));
     __m512i r = _mm512_or_si512(_mm512_andnot_si512(s, _mm512_castps_si512(mag.v)),
@@ -110,6 +116,18 @@ inline M mor(M a, M b) { return {_mm256_or_ps(a.m, b.m)}; }
 inline M mand(M a, M b) { return {_mm256_and_ps(a.m, b.m)}; }
 inline unsigned mbits(M a) { return unsigned(_mm256_movemask_ps(a.m)); }
 inline F select(M m, F a, F b) { return {_mm256_blendv_ps(b.v, a.v, m.m)}; }
+// Writes the lanes selected by bits (bit l = lane l) packed, in lane order, to p[0..popcount);
+// may clobber up to W floats from p (callers keep W floats of slack). Returns popcount(bits).
+inline int compress_store(float* p, F a, unsigned bits) {
+    alignas(32) float buf[W];
+    store(buf, a);
+    int k = 0;
+    while (bits) {
+        p[k++] = buf[__builtin_ctz(bits)];
+        bits &= bits - 1;
+    }
+    return k;
+}
 inline F copysign(F mag, F sgn) {
     const __m256 s = _mm256_set1_ps(-0.0f);
     return {_mm256_or_ps(_mm256_andnot_ps(s, mag.v), _mm256_and_ps(s, sgn.v))};
@@ -162,6 +180,18 @@ inline unsigned mbits(M a) {
     return vaddvq_u32(vandq_u32(a.m, bit));
 }
 inline F select(M m, F a, F b) { return {vbslq_f32(m.m, a.v, b.v)}; }
+// Writes the lanes selected by bits (bit l = lane l) packed, in lane order, to p[0..popcount);
+// may clobber up to W floats from p (callers keep W floats of slack). Returns popcount(bits).
+inline int compress_store(float* p, F a, unsigned bits) {
+    alignas(32) float buf[W];
+    store(buf, a);
+    int k = 0;
+    while (bits) {
+        p[k++] = buf[__builtin_ctz(bits)];
+        bits &= bits - 1;
+    }
+    return k;
+}
 inline F copysign(F mag, F sgn) {
     const uint32x4_t s = vdupq_n_u32(0x80000000u);
     return {vbslq_f32(s, sgn.v, mag.v)};
@@ -216,6 +246,10 @@ inline M mor(M a, M b) { return {a.m || b.m}; }
 inline M mand(M a, M b) { return {a.m && b.m}; }
 inline unsigned mbits(M a) { return a.m ? 1u : 0u; }
 inline F select(M m, F a, F b) { return {m.m ? a.v : b.v}; }
+inline int compress_store(float* p, F a, unsigned bits) {  // same contract as the vector ISAs
+    if (bits & 1u) { *p = a.v; return 1; }
+    return 0;
+}
 inline F copysign(F mag, F sgn) { return {std::copysign(mag.v, sgn.v)}; }
 inline U uset1(uint32_t x) { return {x}; }
 inline U iota(uint32_t base) { return {base}; }
