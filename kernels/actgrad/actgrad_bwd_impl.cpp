@@ -44,6 +44,28 @@ struct Buf {  // 64-byte aligned heap buffer of floats (never on the stack)
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+// Grow-only per-calling-thread scratch (one per slot): large layout buffers are reused across
+// calls instead of being page-faulted in afresh every call. Contents are undefined on return.
+float* scratch(int slot, int64_t n) {
+    struct Slot {
+        float* p = nullptr;
+        int64_t cap = 0;
+        ~Slot() { std::free(p); }
+    };
+    thread_local Slot slots[4];
+    Slot& sl = slots[slot];
+    if (n > sl.cap) {
+        std::free(sl.p);
+        sl.p = nullptr;
+        sl.cap = 0;
+        size_t bytes = (size_t(std::max<int64_t>(n, 1)) * sizeof(float) + 63) / 64 * 64;
+        sl.p = static_cast<float*>(std::aligned_alloc(64, bytes));
+        if (!sl.p) throw std::bad_alloc();
+        sl.cap = n;
+    }
+    return sl.p;
+}
+
 // --- front-end: prune one row and compress it -------------------------------------------------
 
 float* prune_row(const float* g, uint64_t i0, int64_t C, float tau, uint64_t seed, uint64_t* bw, float* out) {
@@ -130,10 +152,14 @@ void nchw_to_padded_nhwc(const float* x, const ConvShape& s, int64_t Cp, float* 
         std::memset(img, 0, sizeof(float) * size_t(Hp * Wp * Cp));
         for (int64_t h = 0; h < s.h; ++h) {
             float* row = img + ((h + s.ph) * Wp + s.pw) * Cp;
-            for (int64_t c = 0; c < s.cin; ++c) {
-                const float* src = x + ((n * s.cin + c) * s.h + h) * s.w;
-                for (int64_t w = 0; w < s.w; ++w) row[w * Cp + c] = src[w];
-            }
+            const float* src = x + (n * s.cin * s.h + h) * s.w;  // channel c at src + c*H*W
+            const int64_t cs = s.h * s.w;
+            int64_t c = 0;
+            for (; c + 8 <= s.cin; c += 8)  // 8 channel streams in, 32 contiguous bytes out
+                for (int64_t w = 0; w < s.w; ++w)
+                    for (int k = 0; k < 8; ++k) row[w * Cp + c + k] = src[(c + k) * cs + w];
+            for (; c < s.cin; ++c)
+                for (int64_t w = 0; w < s.w; ++w) row[w * Cp + c] = src[c * cs + w];
         }
     }
 }
@@ -168,6 +194,56 @@ inline void dw_tile(const float* dwrow, float* dwout, bool first, const RowBitma
         for (int k = 0; k < CT; ++k) store(dwout + t * tstride + k * W, acc[t][k]);
 }
 
+// 3x3 taps: three row pointers and column offsets 0, cs, 2cs, so every load is one
+// base + index*4 + displacement address (no per-tap offset table in the inner loop).
+template <int CT>
+inline void dw_tile3x3(float* dwc, bool first, const RowBitmap& d, int64_t co, int64_t n0, int64_t n1,
+                       int64_t cout, const float* xp, int64_t img, const int64_t* poff, int64_t rs, int64_t cs,
+                       int64_t tstride) {
+    F acc[9][CT];
+    for (int t = 0; t < 9; ++t)
+        for (int k = 0; k < CT; ++k) acc[t][k] = first ? zero() : load(dwc + t * tstride + k * W);
+    const int64_t cs2 = 2 * cs;
+    for (int64_t n = n0; n < n1; ++n) {
+        const int64_t r = n * cout + co;
+        const uint64_t* bw = d.bits + r * d.wpr;
+        const float* v = d.vals + d.rowptr[r];
+        const float* xn = xp + n * img;
+        for (int64_t wi = 0; wi < d.wpr; ++wi) {
+            uint64_t b = bw[wi];
+            const int64_t* po = poff + wi * 64;
+            while (b) {
+                const int64_t q = __builtin_ctzll(b);
+                b &= b - 1;
+                const F sv = set1(*v++);
+                const float* r0 = xn + po[q];
+                const float* r1 = r0 + rs;
+                const float* r2 = r1 + rs;
+                for (int k = 0; k < CT; ++k) {
+                    acc[0][k] = fmadd(sv, load(r0 + k * W), acc[0][k]);
+                    acc[1][k] = fmadd(sv, load(r0 + cs + k * W), acc[1][k]);
+                    acc[2][k] = fmadd(sv, load(r0 + cs2 + k * W), acc[2][k]);
+                    acc[3][k] = fmadd(sv, load(r1 + k * W), acc[3][k]);
+                    acc[4][k] = fmadd(sv, load(r1 + cs + k * W), acc[4][k]);
+                    acc[5][k] = fmadd(sv, load(r1 + cs2 + k * W), acc[5][k]);
+                    acc[6][k] = fmadd(sv, load(r2 + k * W), acc[6][k]);
+                    acc[7][k] = fmadd(sv, load(r2 + cs + k * W), acc[7][k]);
+                    acc[8][k] = fmadd(sv, load(r2 + cs2 + k * W), acc[8][k]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < 9; ++t)
+        for (int k = 0; k < CT; ++k) store(dwc + t * tstride + k * W, acc[t][k]);
+}
+
+// Vector registers: 32 on AVX-512 / NEON (9 taps x 2 vectors + broadcast fit), 16 on AVX2.
+#if defined(SB_ISA_AVX2)
+constexpr int kDwCT = 1;
+#else
+constexpr int kDwCT = 2;
+#endif
+
 void conv_dw(const float* x, RowBitmap d, const ConvShape& s, float* dw, int threads) {
     const int64_t KK = s.kh * s.kw, Cp = round_up(std::max<int64_t>(s.cin, 1), W);
     const int64_t Hp = s.h + 2 * s.ph, Wp = s.w + 2 * s.pw, img = Hp * Wp * Cp, HoWo = s.ho * s.wo;
@@ -176,10 +252,9 @@ void conv_dw(const float* x, RowBitmap d, const ConvShape& s, float* dw, int thr
         std::memset(dw, 0, sizeof(float) * size_t(s.cout * s.cin * KK));
         return;
     }
-    Buf xp(s.n * img);
+    struct { float* p; } xp{scratch(0, s.n * img)}, dwi{scratch(1, s.cout * KK * Cp)};
     nchw_to_padded_nhwc(x, s, Cp, xp.p, threads);
-    Buf dwi(s.cout * KK * Cp);
-    std::vector<int64_t> poff(static_cast<size_t>(HoWo)), toff(static_cast<size_t>(KK));
+    std::vector<int64_t> poff(static_cast<size_t>(round_up(HoWo, 64))), toff(static_cast<size_t>(KK));
     for (int64_t ho = 0; ho < s.ho; ++ho)
         for (int64_t wo = 0; wo < s.wo; ++wo) poff[size_t(ho * s.wo + wo)] = ((ho * s.sh) * Wp + wo * s.sw) * Cp;
     for (int64_t i = 0; i < s.kh; ++i)
@@ -194,14 +269,14 @@ void conv_dw(const float* x, RowBitmap d, const ConvShape& s, float* dw, int thr
 #pragma omp for schedule(static)
         for (int64_t co = 0; co < s.cout; ++co) {
             float* dwc = dwi.p + co * KK * Cp;
-            if (KK == 9) {
+            if (s.kh == 3 && s.kw == 3) {
                 int64_t v = 0;
-                for (; v + 2 <= nv; v += 2)
-                    dw_tile<9, 2>(dwc + v * W, dwc + v * W, first, d, co, n0, n1, s.cout, xp.p + v * W, img,
-                                  poff.data(), toff.data(), Cp);
+                for (; v + kDwCT <= nv; v += kDwCT)
+                    dw_tile3x3<kDwCT>(dwc + v * W, first, d, co, n0, n1, s.cout, xp.p + v * W, img, poff.data(),
+                                      Wp * Cp, Cp, Cp);
                 if (v < nv)
-                    dw_tile<9, 1>(dwc + v * W, dwc + v * W, first, d, co, n0, n1, s.cout, xp.p + v * W, img,
-                                  poff.data(), toff.data(), Cp);
+                    dw_tile3x3<1>(dwc + v * W, first, d, co, n0, n1, s.cout, xp.p + v * W, img, poff.data(),
+                                  Wp * Cp, Cp, Cp);
             } else {
                 for (int64_t t = 0; t < KK; ++t) {
                     float* dt = dwc + t * Cp;
@@ -336,18 +411,25 @@ void conv_dx(const float* w, RowBitmap d, const ConvShape& s, float* dx, int thr
         return;
     }
     // weights (Cout, Cin, kh, kw) -> (Cout, KK, Cp)
-    Buf wt(s.cout * KK * Cp, true);
+    struct { float* p; } wt{scratch(1, s.cout * KK * Cp)};
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t co = 0; co < s.cout; ++co)
+    for (int64_t co = 0; co < s.cout; ++co) {
+        for (int64_t t = 0; t < KK; ++t)
+            for (int64_t c = s.cin; c < Cp; ++c) wt.p[(co * KK + t) * Cp + c] = 0.0f;
         for (int64_t c = 0; c < s.cin; ++c)
             for (int64_t t = 0; t < KK; ++t) wt.p[(co * KK + t) * Cp + c] = w[(co * s.cin + c) * KK + t];
+    }
     // output-channel blocks whose weight slice (KK x 8 vectors per channel) fits ~256 KiB
     const int64_t ctmax = std::min<int64_t>(nv, 8) * W;
-    const int64_t cb = std::max<int64_t>(16, (int64_t(256) << 10) / (KK * ctmax * int64_t(sizeof(float))));
+    static const int64_t budget = [] {
+        const char* e = std::getenv("SB_ACTGRAD_DX_BLOCK_KB");
+        return e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(256);
+    }();
+    const int64_t cb = std::max<int64_t>(4, (budget << 10) / (KK * ctmax * int64_t(sizeof(float))));
     const int64_t nblk = (s.cout + cb - 1) / cb;
     PixelLists L;
     build_pixel_lists(d, s, cb, nblk, L, threads);
-    Buf dxi(s.n * HW * Cp);
+    struct { float* p; } dxi{scratch(0, s.n * HW * Cp)};
 #pragma omp parallel num_threads(threads)
     {
         const int T = omp_get_num_threads(), t = omp_get_thread_num();
@@ -369,10 +451,14 @@ void conv_dx(const float* w, RowBitmap d, const ConvShape& s, float* dx, int thr
         for (int64_t n = n0; n < n1; ++n)
             for (int64_t h = 0; h < s.h; ++h) {
                 const float* src = dxi.p + (n * s.h + h) * s.w * Cp;
-                for (int64_t c = 0; c < s.cin; ++c) {
-                    float* dst = dx + ((n * s.cin + c) * s.h + h) * s.w;
-                    for (int64_t x = 0; x < s.w; ++x) dst[x] = src[x * Cp + c];
-                }
+                float* dst = dx + (n * s.cin * s.h + h) * s.w;  // channel c at dst + c*H*W
+                const int64_t cs = s.h * s.w;
+                int64_t c = 0;
+                for (; c + 8 <= s.cin; c += 8)
+                    for (int64_t x = 0; x < s.w; ++x)
+                        for (int k = 0; k < 8; ++k) dst[(c + k) * cs + x] = src[x * Cp + c + k];
+                for (; c < s.cin; ++c)
+                    for (int64_t x = 0; x < s.w; ++x) dst[c * cs + x] = src[x * Cp + c];
             }
     }
 }
