@@ -366,39 +366,73 @@ void build_pixel_lists(const RowBitmap& d, const ConvShape& s, int64_t cb, int64
     L.ptr[size_t(P)] = nnz;
 }
 
+// For each input row h (or column w): the kernel taps i and output rows ho with
+// h = ho*stride - pad + i, precomputed once per call (no division in the pixel loop).
+struct TapList {
+    std::vector<int32_t> start;  // (extent + 1)
+    std::vector<int32_t> tap, out;
+};
+
+TapList tap_list(int64_t extent, int64_t k, int64_t stride, int64_t pad, int64_t out_extent) {
+    TapList L;
+    L.start.push_back(0);
+    for (int64_t h = 0; h < extent; ++h) {
+        for (int64_t i = 0; i < k; ++i) {
+            const int64_t hh = h + pad - i;
+            if (hh < 0 || hh % stride) continue;
+            const int64_t ho = hh / stride;
+            if (ho >= out_extent) continue;
+            L.tap.push_back(int32_t(i));
+            L.out.push_back(int32_t(ho));
+        }
+        L.start.push_back(int32_t(L.tap.size()));
+    }
+    return L;
+}
+
 template <int CT>
-void dx_pass(const PixelLists& L, const ConvShape& s, const float* wt, int64_t Cp, int64_t v0, int64_t blk,
-             int64_t nblk, int64_t n0, int64_t n1, float* dxi) {
+void dx_pass(const PixelLists& L, const ConvShape& s, const TapList& TH, const TapList& TW, const float* wt,
+             int64_t Cp, int64_t v0, int64_t blk, int64_t nblk, int64_t n0, int64_t n1, float* dxi) {
     const int64_t KK = s.kh * s.kw, HoWo = s.ho * s.wo, cstride = KK * Cp;
+    const int32_t* co = L.co.data();
+    const float* val = L.val.data();
     for (int64_t n = n0; n < n1; ++n)
         for (int64_t h = 0; h < s.h; ++h)
             for (int64_t w = 0; w < s.w; ++w) {
                 float* out = dxi + ((n * s.h + h) * s.w + w) * Cp + v0 * W;
-                F acc[CT];
-                for (int k = 0; k < CT; ++k) acc[k] = blk == 0 ? zero() : load(out + k * W);
-                for (int64_t i = 0; i < s.kh; ++i) {
-                    const int64_t hh = h + s.ph - i;
-                    if (hh < 0 || hh % s.sh) continue;
-                    const int64_t ho = hh / s.sh;
-                    if (ho >= s.ho) continue;
-                    for (int64_t j = 0; j < s.kw; ++j) {
-                        const int64_t ww = w + s.pw - j;
-                        if (ww < 0 || ww % s.sw) continue;
-                        const int64_t wo = ww / s.sw;
-                        if (wo >= s.wo) continue;
+                F acc[CT], acc2[CT];
+                for (int k = 0; k < CT; ++k) {
+                    acc[k] = blk == 0 ? zero() : load(out + k * W);
+                    acc2[k] = zero();
+                }
+                for (int32_t a = TH.start[size_t(h)]; a < TH.start[size_t(h + 1)]; ++a) {
+                    const int64_t i = TH.tap[size_t(a)], ho = TH.out[size_t(a)];
+                    for (int32_t b = TW.start[size_t(w)]; b < TW.start[size_t(w + 1)]; ++b) {
+                        const int64_t j = TW.tap[size_t(b)], wo = TW.out[size_t(b)];
                         const int64_t p = n * HoWo + ho * s.wo + wo;
                         const int64_t* bp = L.bptr.data() + p * (nblk + 1) + blk;
                         const float* wb = wt + (i * s.kw + j) * Cp + v0 * W;
-                        const int32_t* co = L.co.data();
-                        const float* val = L.val.data();
-                        for (int64_t e = bp[0], e1 = bp[1]; e < e1; ++e) {
+                        int64_t e = bp[0];
+                        const int64_t e1 = bp[1];
+                        if (CT <= 4) {  // two accumulator sets: enough independent FMA chains
+                            for (; e + 2 <= e1; e += 2) {
+                                const F s0 = set1(val[e]), s1 = set1(val[e + 1]);
+                                const float* w0 = wb + int64_t(co[e]) * cstride;
+                                const float* w1 = wb + int64_t(co[e + 1]) * cstride;
+                                for (int k = 0; k < CT; ++k) {
+                                    acc[k] = fmadd(s0, load(w0 + k * W), acc[k]);
+                                    acc2[k] = fmadd(s1, load(w1 + k * W), acc2[k]);
+                                }
+                            }
+                        }
+                        for (; e < e1; ++e) {
                             const F sv = set1(val[e]);
                             const float* wr = wb + int64_t(co[e]) * cstride;
                             for (int k = 0; k < CT; ++k) acc[k] = fmadd(sv, load(wr + k * W), acc[k]);
                         }
                     }
                 }
-                for (int k = 0; k < CT; ++k) store(out + k * W, acc[k]);
+                for (int k = 0; k < CT; ++k) store(out + k * W, CT <= 4 ? add(acc[k], acc2[k]) : acc[k]);
             }
 }
 
@@ -429,6 +463,7 @@ void conv_dx(const float* w, RowBitmap d, const ConvShape& s, float* dx, int thr
     const int64_t nblk = (s.cout + cb - 1) / cb;
     PixelLists L;
     build_pixel_lists(d, s, cb, nblk, L, threads);
+    const TapList TH = tap_list(s.h, s.kh, s.sh, s.ph, s.ho), TW = tap_list(s.w, s.kw, s.sw, s.pw, s.wo);
     struct { float* p; } dxi{scratch(0, s.n * HW * Cp)};
 #pragma omp parallel num_threads(threads)
     {
@@ -436,17 +471,17 @@ void conv_dx(const float* w, RowBitmap d, const ConvShape& s, float* dx, int thr
         const int64_t n0 = s.n * t / T, n1 = s.n * (t + 1) / T;  // threads own images
         int64_t v = 0;
         for (; v + 8 <= nv; v += 8)
-            for (int64_t b = 0; b < nblk; ++b) dx_pass<8>(L, s, wt.p, Cp, v, b, nblk, n0, n1, dxi.p);
+            for (int64_t b = 0; b < nblk; ++b) dx_pass<8>(L, s, TH, TW, wt.p, Cp, v, b, nblk, n0, n1, dxi.p);
         if (nv - v >= 4) {
-            for (int64_t b = 0; b < nblk; ++b) dx_pass<4>(L, s, wt.p, Cp, v, b, nblk, n0, n1, dxi.p);
+            for (int64_t b = 0; b < nblk; ++b) dx_pass<4>(L, s, TH, TW, wt.p, Cp, v, b, nblk, n0, n1, dxi.p);
             v += 4;
         }
         if (nv - v >= 2) {
-            for (int64_t b = 0; b < nblk; ++b) dx_pass<2>(L, s, wt.p, Cp, v, b, nblk, n0, n1, dxi.p);
+            for (int64_t b = 0; b < nblk; ++b) dx_pass<2>(L, s, TH, TW, wt.p, Cp, v, b, nblk, n0, n1, dxi.p);
             v += 2;
         }
         if (nv - v >= 1)
-            for (int64_t b = 0; b < nblk; ++b) dx_pass<1>(L, s, wt.p, Cp, v, b, nblk, n0, n1, dxi.p);
+            for (int64_t b = 0; b < nblk; ++b) dx_pass<1>(L, s, TH, TW, wt.p, Cp, v, b, nblk, n0, n1, dxi.p);
         // dxi (N, H, W, Cp) -> dx (N, Cin, H, W), this thread's images
         for (int64_t n = n0; n < n1; ++n)
             for (int64_t h = 0; h < s.h; ++h) {
