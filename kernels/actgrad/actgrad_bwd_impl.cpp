@@ -260,7 +260,13 @@ void conv_dw(const float* x, RowBitmap d, const ConvShape& s, float* dw, int thr
     for (int64_t i = 0; i < s.kh; ++i)
         for (int64_t j = 0; j < s.kw; ++j) toff[size_t(i * s.kw + j)] = (i * Wp + j) * Cp;
     // images per block: the block's X stays in L2 while every output channel streams over it
-    const int64_t nb = std::max<int64_t>(1, (int64_t(512) << 10) / (img * int64_t(sizeof(float))));
+    // At low density X reuse matters less than reloading the dW tile per block: grow the block
+    // until it holds ~64 expected nonzeros per output channel.
+    const double nnz_per_co_img = double(d.rowptr[d.rows]) / double(std::max<int64_t>(1, s.n * s.cout));
+    int64_t nb = std::max<int64_t>(1, (int64_t(512) << 10) / (img * int64_t(sizeof(float))));
+    if (nnz_per_co_img * double(nb) < 64.0)
+        nb = std::max<int64_t>(nb, int64_t(64.0 / std::max(nnz_per_co_img, 1e-3)) + 1);
+    nb = std::min(nb, s.n);
     const int64_t nv = Cp / W;
 #pragma omp parallel num_threads(threads)
     for (int64_t n0 = 0; n0 < s.n; n0 += nb) {
@@ -269,6 +275,12 @@ void conv_dw(const float* x, RowBitmap d, const ConvShape& s, float* dw, int thr
 #pragma omp for schedule(static)
         for (int64_t co = 0; co < s.cout; ++co) {
             float* dwc = dwi.p + co * KK * Cp;
+            int64_t cnt = 0;  // nonzeros of this channel in the block: none, nothing to stream
+            for (int64_t n = n0; n < n1 && cnt == 0; ++n) cnt += d.rowptr[n * s.cout + co + 1] - d.rowptr[n * s.cout + co];
+            if (cnt == 0) {
+                if (first) std::memset(dwc, 0, sizeof(float) * size_t(KK * Cp));
+                continue;
+            }
             if (s.kh == 3 && s.kw == 3) {
                 int64_t v = 0;
                 for (; v + kDwCT <= nv; v += kDwCT)
