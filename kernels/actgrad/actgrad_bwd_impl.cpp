@@ -154,11 +154,13 @@ void nchw_to_padded_nhwc(const float* x, const ConvShape& s, int64_t Cp, float* 
             float* row = img + ((h + s.ph) * Wp + s.pw) * Cp;
             const float* src = x + (n * s.cin * s.h + h) * s.w;  // channel c at src + c*H*W
             const int64_t cs = s.h * s.w;
-            int64_t c = 0;
-            for (; c + 8 <= s.cin; c += 8)  // 8 channel streams in, 32 contiguous bytes out
-                for (int64_t w = 0; w < s.w; ++w)
-                    for (int k = 0; k < 8; ++k) row[w * Cp + c + k] = src[(c + k) * cs + w];
-            for (; c < s.cin; ++c)
+            const int64_t cv = s.cin / W * W, wv = s.w / W * W;
+            for (int64_t c = 0; c < cv; c += W) {  // W x W register transposes
+                for (int64_t w = 0; w < wv; w += W) transpose_tile(src + c * cs + w, cs, row + w * Cp + c, Cp);
+                for (int64_t w = wv; w < s.w; ++w)
+                    for (int k = 0; k < W; ++k) row[w * Cp + c + k] = src[(c + k) * cs + w];
+            }
+            for (int64_t c = cv; c < s.cin; ++c)
                 for (int64_t w = 0; w < s.w; ++w) row[w * Cp + c] = src[c * cs + w];
         }
     }
@@ -500,11 +502,13 @@ void conv_dx(const float* w, RowBitmap d, const ConvShape& s, float* dx, int thr
                 const float* src = dxi.p + (n * s.h + h) * s.w * Cp;
                 float* dst = dx + (n * s.cin * s.h + h) * s.w;  // channel c at dst + c*H*W
                 const int64_t cs = s.h * s.w;
-                int64_t c = 0;
-                for (; c + 8 <= s.cin; c += 8)
-                    for (int64_t x = 0; x < s.w; ++x)
-                        for (int k = 0; k < 8; ++k) dst[(c + k) * cs + x] = src[x * Cp + c + k];
-                for (; c < s.cin; ++c)
+                const int64_t cv = s.cin / W * W, xv = s.w / W * W;
+                for (int64_t c = 0; c < cv; c += W) {
+                    for (int64_t x = 0; x < xv; x += W) transpose_tile(src + x * Cp + c, Cp, dst + c * cs + x, cs);
+                    for (int64_t x = xv; x < s.w; ++x)
+                        for (int k = 0; k < W; ++k) dst[(c + k) * cs + x] = src[x * Cp + c + k];
+                }
+                for (int64_t c = cv; c < s.cin; ++c)
                     for (int64_t x = 0; x < s.w; ++x) dst[c * cs + x] = src[x * Cp + c];
             }
     }

@@ -245,6 +245,7 @@ _CONV_SHAPES = {
     "5x3-rect": (2, 3, 8, 7, 4, (5, 3), 1, (2, 1)),
     "empty-batch": (0, 4, 5, 5, 3, 3, 1, 1),
     "1x1-spatial": (3, 6, 1, 1, 5, 1, 1, 0),
+    "3x3-tiles16": (1, 16, 16, 17, 5, 3, 1, 1),  # full 16x16 layout-transpose tiles plus edges
 }
 
 
