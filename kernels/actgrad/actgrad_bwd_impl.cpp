@@ -311,9 +311,13 @@ void conv_dw(const float* x, RowBitmap d, const ConvShape& s, float* dw, int thr
     }
     // dwi (Cout, KK, Cp) -> dw (Cout, Cin, kh, kw)
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t co = 0; co < s.cout; ++co)
-        for (int64_t c = 0; c < s.cin; ++c)
-            for (int64_t t = 0; t < KK; ++t) dw[(co * s.cin + c) * KK + t] = dwi.p[(co * KK + t) * Cp + c];
+    for (int64_t co = 0; co < s.cout; ++co) {
+        float* dst = dw + co * s.cin * KK;
+        for (int64_t t = 0; t < KK; ++t) {
+            const float* src = dwi.p + (co * KK + t) * Cp;
+            for (int64_t c = 0; c < s.cin; ++c) dst[c * KK + t] = src[c];
+        }
+    }
 }
 
 // --- conv backward-data ---------------------------------------------------------------------
@@ -464,8 +468,11 @@ void conv_dx(const float* w, RowBitmap d, const ConvShape& s, float* dx, int thr
     for (int64_t co = 0; co < s.cout; ++co) {
         for (int64_t t = 0; t < KK; ++t)
             for (int64_t c = s.cin; c < Cp; ++c) wt.p[(co * KK + t) * Cp + c] = 0.0f;
-        for (int64_t c = 0; c < s.cin; ++c)
-            for (int64_t t = 0; t < KK; ++t) wt.p[(co * KK + t) * Cp + c] = w[(co * s.cin + c) * KK + t];
+        const float* src = w + co * s.cin * KK;
+        for (int64_t t = 0; t < KK; ++t) {  // contiguous writes; strided reads stay in L1
+            float* dst = wt.p + (co * KK + t) * Cp;
+            for (int64_t c = 0; c < s.cin; ++c) dst[c] = src[c * KK + t];
+        }
     }
     // output-channel blocks whose weight slice (KK x 8 vectors per channel) fits ~256 KiB
     const int64_t ctmax = std::min<int64_t>(nv, 8) * W;
