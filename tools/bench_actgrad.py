@@ -120,11 +120,11 @@ def main() -> None:
     copy, copy_resident = stream_copy_gbs()
     print(f"# isa={isa} threads={a.threads} torch_threads={torch.get_num_threads()} reps={reps} "
           f"stream copy 512 MiB (read+write bytes): torch clone = {copy:.1f} GB/s, copy_ into resident = "
-          f"{copy_resident:.1f} GB/s; fe%bw = front-end moved bytes (2 reads of dO + compressed output) "
-          f"/ time vs the clone figure")
+          f"{copy_resident:.1f} GB/s; fe%cl / fe%cp = front-end moved bytes (2 reads of dO + compressed "
+          f"output) / time, as % of the clone / resident-copy figure")
     print("# times in ms (medians); speedup = torch-dense / sparse; *_fe includes half the front-end each; "
           "total = (dense dx + dense dw) / (front + dx + dw)")
-    hdr = (f"{'layer':15} {'regime':7} {'p':>5} {'dens':>6} {'front':>7} {'fe%bw':>6} {'dx':>8} {'dense':>8} "
+    hdr = (f"{'layer':15} {'regime':7} {'p':>5} {'dens':>6} {'front':>7} {'fe%cl':>6} {'fe%cp':>6} {'dx':>8} {'dense':>8} "
            f"{'dw':>8} {'dense':>8} {'x_dx':>5} {'x_dw':>5} {'x_dxfe':>6} {'x_dwfe':>6} {'x_tot':>5} {'ideal':>5} "
            f"{'GF/s dx/dw (dense)':>20}")
     print(hdr)
@@ -137,7 +137,7 @@ def main() -> None:
                 r["copy_gbs"], r["copy_resident_gbs"] = copy, copy_resident
                 rows.append(r)
                 print(f"{name:15} {regime:7} {p:5.2f} {r['density']:6.3f} {r['t_front_ms']:7.2f} "
-                      f"{100 * r['front_gbs'] / copy:5.0f}% {r['t_dx_ms']:8.2f} {r['t_dense_dx_ms']:8.2f} "
+                      f"{100 * r['front_gbs'] / copy:5.0f}% {100 * r['front_gbs'] / copy_resident:5.0f}% {r['t_dx_ms']:8.2f} {r['t_dense_dx_ms']:8.2f} "
                       f"{r['t_dw_ms']:8.2f} {r['t_dense_dw_ms']:8.2f} {r['speedup_dx']:5.2f} {r['speedup_dw']:5.2f} "
                       f"{r['speedup_dx_fe']:6.2f} {r['speedup_dw_fe']:6.2f} {r['speedup_total']:5.2f} "
                       f"{r['flop_reduction']:5.1f} {r['useful_gflops_dx']:6.0f}/{r['useful_gflops_dw']:4.0f} "
