@@ -141,3 +141,16 @@ def test_break_even_label_says_when_only_an_upper_bound_is_known():
     assert break_even_label({0.5: 0.8, 0.9: 2.0}) == "0.90"
     assert break_even_label({0.0: 1.0, 0.9: 2.0}) == "0.00"
     assert break_even_label({0.9: 0.5}) == "-"
+
+
+@pytest.mark.parametrize("layer", ["resnet-512x4", "linear-1024"])
+def test_actgrad_backward_stages_measure_method_and_exact_density(tmp_path, layer):
+    cases = [catalogue.BenchCase("actgrad", layer, scheme, "backward", 0.9, 1) for scheme in ("actgrad", "actgrad-exact")]
+    recs = load_records(run_cases(cases, out=tmp_path / "r.json", rounds=2))
+    assert not [r for r in recs if r["kind"] in ("error", "unavailable")], recs[-1]
+    ours = {r["case"]["scheme"]: r["metrics"] for r in recs if r["kind"] == "stage" and r["case"]["impl"] == "sparsebench"}
+    # stochastic pruning promotes small values to +-tau: far fewer zeros than p
+    assert 0.4 < ours["actgrad"]["sparsity_reached"] < 0.65
+    assert abs(ours["actgrad-exact"]["sparsity_reached"] - 0.9) < 0.01
+    for m in ours.values():
+        assert m["dense_flops"] > m["effective_flops"] > 0 and m["speedup_vs_torch_dense"] > 0

@@ -9,6 +9,7 @@ void bind_actgrad(py::module_& m);
 void bind_csr(py::module_& m);
 void bind_block(py::module_& m);
 void bind_pattern(py::module_& m);
+void bind_actgrad_bwd(py::module_& m);
 }
 
 namespace {
@@ -78,4 +79,5 @@ PYBIND11_MODULE(_kernels, m) {
     sb::bind::bind_csr(m);
     sb::bind::bind_block(m);
     sb::bind::bind_pattern(m);
+    sb::bind::bind_actgrad_bwd(m);
 }

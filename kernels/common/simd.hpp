@@ -45,11 +45,46 @@ inline M mor(M a, M b) { return {static_cast<__mmask16>(a.m | b.m)}; }
 inline M mand(M a, M b) { return {static_cast<__mmask16>(a.m & b.m)}; }
 inline unsigned mbits(M a) { return a.m; }
 inline F select(M m, F a, F b) { return {_mm512_mask_blend_ps(m.m, b.v, a.v)}; }  // m ? a : b
+// Writes the lanes selected by bits (bit l = lane l) packed, in lane order, to p[0..popcount);
+// may clobber up to W floats from p (callers keep W floats of slack). Returns popcount(bits).
+inline int compress_store(float* p, F a, unsigned bits) {
+    _mm512_storeu_ps(p, _mm512_maskz_compress_ps(static_cast<__mmask16>(bits), a.v));
+    return __builtin_popcount(bits);
+}
 inline F copysign(F mag, F sgn) {
     const __m512i s = _mm512_set1_epi32(int(0x80000000u));
     __m512i r = _mm512_or_si512(_mm512_andnot_si512(s, _mm512_castps_si512(mag.v)),
                                 _mm512_and_si512(s, _mm512_castps_si512(sgn.v)));
     return {_mm512_castsi512_ps(r)};
+}
+// 8x8 float transpose: dst[j*ldd + i] = src[i*lds + j], i, j < 8 (AVX, also used by AVX-512).
+inline void transpose8x8(const float* src, int64_t lds, float* dst, int64_t ldd) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds), r2 = _mm256_loadu_ps(src + 2 * lds),
+           r3 = _mm256_loadu_ps(src + 3 * lds), r4 = _mm256_loadu_ps(src + 4 * lds),
+           r5 = _mm256_loadu_ps(src + 5 * lds), r6 = _mm256_loadu_ps(src + 6 * lds),
+           r7 = _mm256_loadu_ps(src + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+           u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+// W x W tile transpose: dst[j*ldd + i] = src[i*lds + j] (pure data movement, exact).
+inline void transpose_tile(const float* src, int64_t lds, float* dst, int64_t ldd) {
+    transpose8x8(src, lds, dst, ldd);
+    transpose8x8(src + 8, lds, dst + 8 * ldd, ldd);
+    transpose8x8(src + 8 * lds, lds, dst + 8, ldd);
+    transpose8x8(src + 8 * lds + 8, lds, dst + 8 * ldd + 8, ldd);
 }
 inline U uset1(uint32_t x) { return {_mm512_set1_epi32(int(x))}; }
 inline U iota(uint32_t base) {
@@ -110,9 +145,46 @@ inline M mor(M a, M b) { return {_mm256_or_ps(a.m, b.m)}; }
 inline M mand(M a, M b) { return {_mm256_and_ps(a.m, b.m)}; }
 inline unsigned mbits(M a) { return unsigned(_mm256_movemask_ps(a.m)); }
 inline F select(M m, F a, F b) { return {_mm256_blendv_ps(b.v, a.v, m.m)}; }
+// Writes the lanes selected by bits (bit l = lane l) packed, in lane order, to p[0..popcount);
+// may clobber up to W floats from p (callers keep W floats of slack). Returns popcount(bits).
+inline int compress_store(float* p, F a, unsigned bits) {
+    alignas(32) float buf[W];
+    store(buf, a);
+    int k = 0;
+    while (bits) {
+        p[k++] = buf[__builtin_ctz(bits)];
+        bits &= bits - 1;
+    }
+    return k;
+}
 inline F copysign(F mag, F sgn) {
     const __m256 s = _mm256_set1_ps(-0.0f);
     return {_mm256_or_ps(_mm256_andnot_ps(s, mag.v), _mm256_and_ps(s, sgn.v))};
+}
+// 8x8 float transpose: dst[j*ldd + i] = src[i*lds + j], i, j < 8 (AVX, also used by AVX-512).
+inline void transpose8x8(const float* src, int64_t lds, float* dst, int64_t ldd) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds), r2 = _mm256_loadu_ps(src + 2 * lds),
+           r3 = _mm256_loadu_ps(src + 3 * lds), r4 = _mm256_loadu_ps(src + 4 * lds),
+           r5 = _mm256_loadu_ps(src + 5 * lds), r6 = _mm256_loadu_ps(src + 6 * lds),
+           r7 = _mm256_loadu_ps(src + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+           u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+inline void transpose_tile(const float* src, int64_t lds, float* dst, int64_t ldd) {
+    transpose8x8(src, lds, dst, ldd);
 }
 inline U uset1(uint32_t x) { return {_mm256_set1_epi32(int(x))}; }
 inline U iota(uint32_t base) {
@@ -162,9 +234,31 @@ inline unsigned mbits(M a) {
     return vaddvq_u32(vandq_u32(a.m, bit));
 }
 inline F select(M m, F a, F b) { return {vbslq_f32(m.m, a.v, b.v)}; }
+// Writes the lanes selected by bits (bit l = lane l) packed, in lane order, to p[0..popcount);
+// may clobber up to W floats from p (callers keep W floats of slack). Returns popcount(bits).
+inline int compress_store(float* p, F a, unsigned bits) {
+    alignas(32) float buf[W];
+    store(buf, a);
+    int k = 0;
+    while (bits) {
+        p[k++] = buf[__builtin_ctz(bits)];
+        bits &= bits - 1;
+    }
+    return k;
+}
 inline F copysign(F mag, F sgn) {
     const uint32x4_t s = vdupq_n_u32(0x80000000u);
     return {vbslq_f32(s, sgn.v, mag.v)};
+}
+// W x W tile transpose: dst[j*ldd + i] = src[i*lds + j] (pure data movement, exact).
+inline void transpose_tile(const float* src, int64_t lds, float* dst, int64_t ldd) {
+    float32x4_t r0 = vld1q_f32(src), r1 = vld1q_f32(src + lds), r2 = vld1q_f32(src + 2 * lds),
+                r3 = vld1q_f32(src + 3 * lds);
+    float32x4x2_t a = vtrnq_f32(r0, r1), b = vtrnq_f32(r2, r3);
+    vst1q_f32(dst, vcombine_f32(vget_low_f32(a.val[0]), vget_low_f32(b.val[0])));
+    vst1q_f32(dst + ldd, vcombine_f32(vget_low_f32(a.val[1]), vget_low_f32(b.val[1])));
+    vst1q_f32(dst + 2 * ldd, vcombine_f32(vget_high_f32(a.val[0]), vget_high_f32(b.val[0])));
+    vst1q_f32(dst + 3 * ldd, vcombine_f32(vget_high_f32(a.val[1]), vget_high_f32(b.val[1])));
 }
 inline U uset1(uint32_t x) { return {vdupq_n_u32(x)}; }
 inline U iota(uint32_t base) {
@@ -216,7 +310,12 @@ inline M mor(M a, M b) { return {a.m || b.m}; }
 inline M mand(M a, M b) { return {a.m && b.m}; }
 inline unsigned mbits(M a) { return a.m ? 1u : 0u; }
 inline F select(M m, F a, F b) { return {m.m ? a.v : b.v}; }
+inline int compress_store(float* p, F a, unsigned bits) {  // same contract as the vector ISAs
+    if (bits & 1u) { *p = a.v; return 1; }
+    return 0;
+}
 inline F copysign(F mag, F sgn) { return {std::copysign(mag.v, sgn.v)}; }
+inline void transpose_tile(const float* src, int64_t, float* dst, int64_t) { *dst = *src; }
 inline U uset1(uint32_t x) { return {x}; }
 inline U iota(uint32_t base) { return {base}; }
 inline U uadd(U a, U b) { return {a.v + b.v}; }

@@ -54,6 +54,10 @@ SCHEMES = ("unstructured", "block", "pattern", "filter")
 WEIGHT_STAGES = ("forward", "backward_data", "weight_grad", "update")
 ACTGRAD_RATES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
 ACTGRAD_STAGES = ("front_end", "backward_data", "weight_grad", "backward")
+# "actgrad": the method (DBTD + stochastic pruning, front end paid by every stage; the density it
+# reaches is well above 1 - p); "actgrad-exact": dO with exactly a fraction p of zeros, no front
+# end, i.e. what the sparse kernels give at the density p implies.
+ACTGRAD_SCHEMES = ("actgrad", "actgrad-exact")
 THREADS = (1, 2)  # 2 = every core of the reference machine; "all" resolves to os.cpu_count()
 
 # Baselines every record is compared with (measurement.md): PyTorch's own dense CPU kernels and
@@ -135,12 +139,13 @@ def weight_sparse_cases(prof: Profile) -> Iterator[BenchCase]:
 
 def actgrad_cases(prof: Profile) -> Iterator[BenchCase]:
     for layer in prof.layers:
-        if LAYERS[layer].kind != "conv" and layer not in ("linear-1024", "linear-4096"):
-            continue
-        for stage in ACTGRAD_STAGES:
-            for p in prof.rates:
-                for t in prof.threads:
-                    yield BenchCase("actgrad", layer, "actgrad", stage, p, t)
+        for scheme in ACTGRAD_SCHEMES:
+            for stage in ACTGRAD_STAGES:
+                if stage == "front_end" and scheme != "actgrad":
+                    continue
+                for p in prof.rates:
+                    for t in prof.threads:
+                        yield BenchCase("actgrad", layer, scheme, stage, p, t)
 
 
 SUITES = {"weight_sparse": weight_sparse_cases, "actgrad": actgrad_cases}

@@ -49,10 +49,10 @@ def build_model(case: AccuracyCase, image: int) -> nn.Module:
                     lambda i, o: SparseLinear(i, o, scheme=lin_scheme, sparsity=case.sparsity, generator=g),
                     image)
     if case.method == "actgrad":
-        from ..actgrad import wrap_model
+        from ..actgrad import apply_actgrad_pruning
 
         model = _cnn(nn.Conv2d, nn.Linear, image)
-        return model if case.sparsity == 0.0 else wrap_model(model, p=case.sparsity, seed=case.seed)
+        return model if case.sparsity == 0.0 else apply_actgrad_pruning(model, case.sparsity, case.seed)
     raise ValueError(f"unknown accuracy method {case.method!r}")
 
 

@@ -165,31 +165,78 @@ def _weight_sparse(case: BenchCase) -> StageBench:
 
 
 def _actgrad(case: BenchCase) -> StageBench:
+    """Activation-gradient pruning. scheme "actgrad": the method itself (DBTD + stochastic pruning
+    of dO, whose cost is included in every backward stage); scheme "actgrad-exact": a dO with
+    exactly a fraction p of zeros and no front end, i.e. the kernels at the density p implies."""
+    from .. import actgrad as ag
     from .. import kernels
     from ..methods import actgrad as ref
 
-    if case.stage != "front_end":
-        raise Unavailable(f"activation-gradient stage {case.stage!r} has no kernel in this build")
     shape, x, w, dy, gen = _inputs(case)
     p, t, seed = case.sparsity, case.threads, 1234
-    out = torch.empty_like(dy)
-
-    def ours():
-        tau = kernels.dbtd_threshold(dy, p, threads=t)
-        return kernels.stochastic_prune(dy, tau, seed, out=out, threads=t)
-
-    def reference():
-        return ref.stochastic_prune(dy, ref.dbtd_threshold(dy, p), seed)
-
-    _, nnz = ours()
+    conv = isinstance(shape, Conv2dShape)
     n = dy.numel()
+    if case.stage == "front_end":
+        if case.scheme != "actgrad":
+            raise Unavailable("the front end belongs to the method (scheme 'actgrad') only")
+        grad = ag.prune(dy, p, seed, threads=t)
+        return StageBench(
+            impls={OURS: lambda: ag.prune(dy, p, seed, threads=t),
+                   "torch-reference": lambda: ref.stochastic_prune(dy, ref.dbtd_threshold(dy, p), seed)},
+            dense_flops=0, effective_flops=0,
+            tensor_bytes={OURS: tensor_bytes(dy, grad.bits, grad.values, grad.rowptr),
+                          "torch-reference": tensor_bytes(dy) * 2},
+            info={"sparsity_reached": 1.0 - grad.nnz / max(n, 1), "nnz": grad.nnz, "rate": p},
+            bytes_moved=2 * 4 * n + tensor_bytes(grad.bits, grad.values, grad.rowptr),  # read g twice, write dO
+        )
+    if case.scheme == "actgrad":
+        front = lambda: ag.prune(dy, p, seed, threads=t)  # noqa: E731  (paid by every stage)
+    elif case.scheme == "actgrad-exact":
+        kept = torch.rand(dy.shape, generator=gen) >= p
+        fixed = ag.compress_reference(torch.where(kept, dy, torch.zeros_like(dy)))
+        front = lambda: fixed  # noqa: E731
+    else:
+        raise Unavailable(f"unknown activation-gradient scheme {case.scheme!r}")
+    grad = front()
+    if conv:
+        k, st, pd = (shape.kh, shape.kw), shape.stride, shape.padding
+
+        def bwd_data(g):
+            return ag.conv2d_backward_data(w, g, (shape.h, shape.w), st, pd, threads=t)
+
+        def wgrad(g):
+            return ag.conv2d_weight_grad(x, g, k, st, pd, threads=t)
+    else:
+
+        def bwd_data(g):
+            return ag.linear_backward_data(w, g, threads=t)
+
+        def wgrad(g):
+            return ag.linear_weight_grad(x, g, threads=t)
+
+    dense = _torch_dense(shape, x, w, dy)
+    ours = {
+        "backward_data": lambda: bwd_data(front()),
+        "weight_grad": lambda: wgrad(front()),
+        "backward": lambda: (lambda g: (bwd_data(g), wgrad(g)))(front()),
+    }
+    baseline = {
+        "backward_data": dense["backward_data"],
+        "weight_grad": dense["weight_grad"],
+        "backward": lambda: (dense["backward_data"](), dense["weight_grad"]()),
+    }
+    if case.stage not in ours:
+        raise Unavailable(f"unknown activation-gradient stage {case.stage!r}")
+    stages = ("backward_data", "weight_grad") if case.stage == "backward" else (case.stage,)
+    density = grad.nnz / max(n, 1)
+    acts = {"backward_data": (w,), "weight_grad": (x,), "backward": (w, x)}[case.stage]
     return StageBench(
-        impls={OURS: ours, "torch-reference": reference},
-        dense_flops=0,
-        effective_flops=0,
-        tensor_bytes={OURS: tensor_bytes(dy, out), "torch-reference": tensor_bytes(dy) * 4},
-        info={"sparsity_reached": 1.0 - nnz / max(n, 1), "nnz": nnz, "rate": p},
-        bytes_moved=3 * 4 * n,  # read g twice (threshold, prune), write the pruned copy
+        impls={OURS: ours[case.stage], "torch-dense": baseline[case.stage]},
+        dense_flops=sum(dense_flops(shape, st) for st in stages),
+        effective_flops=sum(effective_flops(shape, st, grad_density=density) for st in stages),
+        tensor_bytes={OURS: tensor_bytes(*acts, grad.bits, grad.values, grad.rowptr),
+                      "torch-dense": tensor_bytes(*acts, dy)},
+        info={"sparsity_reached": 1.0 - density, "nnz": grad.nnz, "rate": p},
     )
 
 

@@ -135,3 +135,220 @@ register(
         doc="unbiased stochastic pruning of |g| < tau to 0 or sign(g)*tau",
     )
 )
+
+
+# --- fused front-end: prune + compress into the row-bitmap format ------------------------------
+# (sparsebench.actgrad.format); the backward kernels below consume that format directly.
+
+from .. import actgrad as _ag  # noqa: E402
+
+
+def _sg_dict(sg) -> dict:
+    return {
+        "bits": np.asarray(sg.bits),
+        "values": np.asarray(sg.values),
+        "rowptr": np.asarray(sg.rowptr),
+    }
+
+
+def prune_compress_reference(g: torch.Tensor, tau: float, seed: int) -> dict:
+    """stochastic_prune (the reference above), then the readable row-bitmap encoding."""
+    pruned, _ = stochastic_prune(g, tau, seed)
+    return _sg_dict(_ag.compress_reference(pruned))
+
+
+def prune_compress_kernel(g: torch.Tensor, tau: float, seed: int, *, isa=None, threads=0) -> dict:
+    return _sg_dict(_ag.prune_compress(g, tau, seed, isa=isa, threads=threads))
+
+
+_PC_SHAPES = {
+    "empty": (0, 5),
+    "zero-cols": (3, 0),
+    "one": (1, 1),
+    "odd17": (17,),
+    "lin5x70": (5, 70),
+    "lin1x129": (1, 129),
+    "conv1x1x1x1": (1, 1, 1, 1),
+    "conv2x3x7x7": (2, 3, 7, 7),
+    "conv2x5x8x8": (2, 5, 8, 8),
+    "conv3x4x11x13": (3, 4, 11, 13),
+    "conv4x16x4x4": (4, 16, 4, 4),
+    "conv2x8x16x16": (2, 8, 16, 16),
+}
+
+
+def prune_compress_cases():
+    for sname, shape in _PC_SHAPES.items():
+        for kind in ("normal", "zeros", "laplace", "signed-zeros"):
+            if kind != "normal" and sname in ("empty", "zero-cols", "one"):
+                continue
+            if kind == "laplace" and sname not in ("lin5x70", "conv2x8x16x16"):
+                continue  # heavy tails: two shapes suffice
+            # tau 0: sparsity 0 (every nonzero kept); huge: sparsity -> 1; DBTD at p = 0.5 / 0.99
+            for tname in ("tau0", "dbtd0.5", "dbtd0.99", "huge"):
+                def make(shape=shape, kind=kind, tname=tname):
+                    g = _values(kind, shape, 5)
+                    p = {"dbtd0.5": 0.5, "dbtd0.99": 0.99}.get(tname)
+                    tau = {"tau0": 0.0, "huge": 1e30}.get(tname) if p is None else dbtd_threshold(g, p)
+                    return {"g": g, "tau": tau, "seed": 99}
+
+                yield Case(f"{sname}-{kind}-{tname}", make)
+    yield Case("seed-2^64-1", lambda: {"g": _values("normal", (6, 9, 5, 5), 3), "tau": 1.0, "seed": 2**64 - 1})
+
+
+register(
+    Op(
+        method="actgrad",
+        name="prune_compress",
+        paper=PAPER,
+        reference=prune_compress_reference,
+        kernel=prune_compress_kernel,
+        cases=prune_compress_cases,
+        compare=Comparison(exact=True, why="counter-based RNG, same elementwise rule; exact encoding"),
+        stages=("front_end",),
+        stochastic=True,
+        doc="stochastic pruning fused with row-bitmap compression (bits, packed values, rowptr)",
+    )
+)
+
+
+# --- sparse-dO backward kernels, vs torch autograd with the same pruned dO ------------------------
+
+
+def conv_dx_reference(x, weight, grad, stride, padding):
+    return torch.nn.grad.conv2d_input(tuple(x.shape), weight, grad.to_dense(), stride, padding)
+
+
+def conv_dx_kernel(x, weight, grad, stride, padding, *, isa=None, threads=0):
+    return _ag.conv2d_backward_data(weight, grad, tuple(x.shape[2:]), stride, padding, isa=isa, threads=threads)
+
+
+def conv_dw_reference(x, weight, grad, stride, padding):
+    return torch.nn.grad.conv2d_weight(x, tuple(weight.shape), grad.to_dense(), stride, padding)
+
+
+def conv_dw_kernel(x, weight, grad, stride, padding, *, isa=None, threads=0):
+    return _ag.conv2d_weight_grad(x, grad, tuple(weight.shape[2:]), stride, padding, isa=isa, threads=threads)
+
+
+# (N, Cin, H, W, Cout, k, stride, padding)
+_CONV_SHAPES = {
+    "3x3s1p1": (2, 5, 7, 6, 9, 3, 1, 1),
+    "3x3s2p1": (2, 5, 7, 6, 9, 3, 2, 1),
+    "3x3s1p0": (2, 3, 6, 6, 4, 3, 1, 0),
+    "3x3s2p0-odd": (3, 7, 9, 9, 5, 3, 2, 0),
+    "1x1s1": (2, 17, 5, 5, 6, 1, 1, 0),
+    "1x1s2": (2, 33, 6, 7, 3, 1, 2, 0),
+    "3x3-wide": (2, 40, 6, 6, 70, 3, 1, 1),
+    "3x3-batch1": (1, 16, 8, 8, 8, 3, 1, 1),
+    "3x3-cout1": (2, 4, 5, 5, 1, 3, 1, 1),
+    "5x3-rect": (2, 3, 8, 7, 4, (5, 3), 1, (2, 1)),
+    "empty-batch": (0, 4, 5, 5, 3, 3, 1, 1),
+    "1x1-spatial": (3, 6, 1, 1, 5, 1, 1, 0),
+    "3x3-tiles16": (1, 16, 16, 17, 5, 3, 1, 1),  # full 16x16 layout-transpose tiles plus edges
+}
+
+
+def _conv_case(shape, kind, p):
+    n, cin, h, w, cout, k, st, pd = shape
+    kh, kw = (k, k) if isinstance(k, int) else k
+    sh, sw = (st, st) if isinstance(st, int) else st
+    ph, pw = (pd, pd) if isinstance(pd, int) else pd
+    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    gen = torch.Generator().manual_seed(11)
+    x = torch.randn(n, cin, h, w, generator=gen)
+    weight = torch.randn(cout, cin, kh, kw, generator=gen)
+    g = _values(kind, (n, cout, ho, wo), 12)
+    tau = 0.0 if p == 0 else (1e30 if p == 1 else dbtd_threshold(g, p))
+    pruned, _ = stochastic_prune(g, tau, 5)
+    grad = _ag.compress_reference(pruned)
+    return {"x": x, "weight": weight, "grad": grad, "stride": (sh, sw), "padding": (ph, pw)}
+
+
+def conv_cases(which):
+    for sname, shape in _CONV_SHAPES.items():
+        n, cin, h, w, cout, k, st, pd = shape
+        kk = (k * k) if isinstance(k, int) else k[0] * k[1]
+        kind_ps = [("normal", 0.0), ("normal", 0.9), ("normal", 0.99), ("normal", 1), ("zeros", 0.5)]
+        if sname == "3x3s1p1":
+            kind_ps.append(("laplace", 0.5))
+        for kind, p in kind_ps:
+            # reduction length: dX sums Cout*kh*kw products, dW sums N*Ho*Wo products
+            length = cout * kk if which == "dx" else max(n * h * w, 1)
+            yield Case(
+                f"{sname}-{kind}-p{p}",
+                lambda shape=shape, kind=kind, p=p: _conv_case(shape, kind, p),
+                compare=Comparison.float32_reduction(length, scale=math.sqrt(length) * 3.0),
+            )
+
+
+for _which, _ref, _ker, _stage in (
+    ("dx", conv_dx_reference, conv_dx_kernel, "backward_data"),
+    ("dw", conv_dw_reference, conv_dw_kernel, "weight_grad"),
+):
+    register(
+        Op(
+            method="actgrad",
+            name=f"conv2d_{'backward_data' if _which == 'dx' else 'weight_grad'}",
+            paper=PAPER,
+            reference=_ref,
+            kernel=_ker,
+            cases=lambda _which=_which: conv_cases(_which),
+            compare=Comparison.float32_reduction(1),
+            stages=(_stage,),
+            doc="direct sparse-dO conv2d backward (NHWC inside, no lowering), vs torch.nn.grad with the same dO",
+        )
+    )
+
+
+def linear_dx_reference(x, weight, grad):
+    return grad.to_dense() @ weight
+
+
+def linear_dx_kernel(x, weight, grad, *, isa=None, threads=0):
+    return _ag.linear_backward_data(weight, grad, isa=isa, threads=threads)
+
+
+def linear_dw_reference(x, weight, grad):
+    return grad.to_dense().T @ x
+
+
+def linear_dw_kernel(x, weight, grad, *, isa=None, threads=0):
+    return _ag.linear_weight_grad(x, grad, isa=isa, threads=threads)
+
+
+_LIN_SHAPES = {"5x13x70": (5, 13, 70), "1x1x1": (1, 1, 1), "8x64x128": (8, 64, 128), "3x33x65": (3, 33, 65),
+               "0x4x5": (0, 4, 5), "4x0x5": (4, 0, 5), "4x7x0": (4, 7, 0), "17x130x9": (17, 130, 9)}
+
+
+def linear_cases(which):
+    for sname, (b, cin, cout) in _LIN_SHAPES.items():
+        for p in (0.0, 0.9, 0.99, 1):
+            def make(b=b, cin=cin, cout=cout, p=p):
+                gen = torch.Generator().manual_seed(21)
+                x, weight = torch.randn(b, cin, generator=gen), torch.randn(cout, cin, generator=gen)
+                g = torch.randn(b, cout, generator=gen)
+                tau = 0.0 if p == 0 else (1e30 if p == 1 else dbtd_threshold(g, p))
+                return {"x": x, "weight": weight, "grad": _ag.compress_reference(stochastic_prune(g, tau, 8)[0])}
+
+            length = max(cout if which == "dx" else b, 1)
+            yield Case(f"{sname}-p{p}", make, compare=Comparison.float32_reduction(length, scale=math.sqrt(length) * 3.0))
+
+
+for _which, _ref, _ker, _stage in (
+    ("dx", linear_dx_reference, linear_dx_kernel, "backward_data"),
+    ("dw", linear_dw_reference, linear_dw_kernel, "weight_grad"),
+):
+    register(
+        Op(
+            method="actgrad",
+            name=f"linear_{'backward_data' if _which == 'dx' else 'weight_grad'}",
+            paper=PAPER,
+            reference=_ref,
+            kernel=_ker,
+            cases=lambda _which=_which: linear_cases(_which),
+            compare=Comparison.float32_reduction(1),
+            stages=(_stage,),
+            doc="sparse-dO linear backward from the row-bitmap dO, vs dense matmul with the same dO",
+        )
+    )

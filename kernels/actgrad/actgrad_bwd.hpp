@@ -1,0 +1,48 @@
+// Activation-gradient pruning, backward path: a fused prune-and-compress front-end and the
+// sparse-output-gradient backward kernels of conv2d and linear that consume its format.
+//
+// Format ("row bitmap"): the pruned gradient viewed as a 2-D (R, C) row-major matrix
+//   conv   dO (N, Cout, Ho, Wo): R = N*Cout (one row per image and output channel), C = Ho*Wo
+//   linear dO (B, Cout):          R = B, C = Cout
+//   bits   uint64 (R, wpr), wpr = ceil(C / 64): bit c%64 of word c/64 set iff the entry is != 0
+//   vals   float32 (nnz): the nonzeros, row by row, ascending column inside a row
+//   rowptr int64 (R + 1): rowptr[r] = nonzeros before row r, rowptr[R] = nnz
+#pragma once
+
+#include <cstdint>
+
+#include "../common/isa.hpp"
+
+namespace sb {
+
+struct RowBitmap {
+    const uint64_t* bits;
+    const float* vals;
+    const int64_t* rowptr;
+    int64_t rows, cols, wpr;
+};
+
+struct ConvShape {
+    int64_t n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, ho, wo;
+};
+
+struct ActGradBwdKernels {
+    // Stochastic pruning (same element-wise rule and RNG as ActGradKernels::stochastic_prune,
+    // element index = r*C + c) fused with compression into the row-bitmap format. vals must hold
+    // R*C + (threads + 1) * 16 floats (it is written in per-thread regions, then compacted).
+    // Writes bits and rowptr completely; returns nnz.
+    int64_t (*prune_compress)(const float* g, int64_t rows, int64_t cols, float tau, uint64_t seed, uint64_t* bits,
+                              float* vals, int64_t* rowptr, int threads);
+    // dX (N, Cin, H, W) = conv2d backward-data of dO (row bitmap, R = N*Cout) with w (Cout, Cin, kh, kw).
+    void (*conv_dx)(const float* w, RowBitmap dO, const ConvShape& s, float* dx, int threads);
+    // dW (Cout, Cin, kh, kw) = conv2d weight gradient of dO with x (N, Cin, H, W).
+    void (*conv_dw)(const float* x, RowBitmap dO, const ConvShape& s, float* dw, int threads);
+    // dX (B, Cin) = dO (B, Cout) @ w (Cout, Cin)
+    void (*linear_dx)(const float* w, RowBitmap dO, int64_t cin, float* dx, int threads);
+    // dW (Cout, Cin) = dO^T @ x (B, Cin)
+    void (*linear_dw)(const float* x, RowBitmap dO, int64_t cin, float* dw, int threads);
+};
+
+SB_DECLARE_ISA_TABLE(ActGradBwdKernels, actgrad_bwd)
+
+}  // namespace sb
