@@ -110,7 +110,7 @@ step "replay on aarch64 under qemu ($QEMU_CPU): isa=neon,scalar threads=1,2"
 set +e
 SB_ARM_VECTORS="$VECTORS" SB_ARM_KERNELS="$SO" SB_ARM_ISAS=neon,scalar SB_ARM_THREADS=1,2 SB_ARM_REQUIRE=neon \
     "$PYARM" -m pytest -q -p no:cacheprovider --rootdir "$REPO/tools/arm" -c /dev/null \
-    ${SB_ARM_PYTEST_ARGS:-} "$REPO/tools/arm/test_replay.py"
+    --tb=short ${SB_ARM_PYTEST_ARGS:-} "$REPO/tools/arm/test_replay.py"
 rc=$?
 set -e
 step "done"
