@@ -6,7 +6,9 @@
 #      scikit-build-core) and tools/arm/aarch64-toolchain.cmake (emulator: qemu-aarch64);
 #   4. test vectors: every registered op's cases through its kernel on x86 (scalar variant),
 #      raw calls into _kernels recorded (tools/arm/record.py, needs torch + sparsebench);
-#   5. replay of every recorded call on aarch64 under qemu with isa=neon and isa=scalar,
+#   5. simd probe: every op of kernels/common/simd.hpp, neon (qemu) and the x86 variants the
+#      host runs, against the scalar branch, bit for bit (tools/arm/simd_probe.cpp);
+#   6. replay of every recorded call on aarch64 under qemu with isa=neon and isa=scalar,
 #      threads=1 and 2 (pytest in the sysroot, tools/arm/test_replay.py; numpy only).
 # Everything it downloads or builds lives under $SB_ARM_DIR (default build/arm, gitignored), so
 # a rerun only rebuilds what changed and re-records the vectors. Correctness only: timings under
@@ -101,6 +103,30 @@ SO=$(ls "$BUILD"/_kernels.cpython-*-aarch64-linux-gnu.so 2>/dev/null | head -n1)
 [ -n "$SO" ] || die "no aarch64 extension built in $BUILD"
 aarch64-linux-gnu-readelf -h "$SO" | grep -q AArch64 || die "$SO is not an aarch64 object"
 
+step "simd probe: every simd.hpp op, variant vs scalar, bit for bit (neon under qemu; x86 natively)"
+# Flags as CMakeLists.txt's SB_COMMON_ISA_FLAGS / SB_FLAGS_<isa>.
+PROBE="$SB_ARM_DIR/simd-probe"
+mkdir -p "$PROBE"
+COMMON="-std=c++17 -O3 -ffp-contract=off -fno-math-errno"
+probe_rc=0
+build_probe() {  # compiler isa "isa flags"
+    local cxx=$1 isa=$2 flags=$3 ISA; ISA=$(echo "$isa" | tr a-z A-Z)
+    $cxx $COMMON $flags -DSB_ISA_$ISA -DSB_ISA_NS=$isa -c "$REPO/tools/arm/simd_probe.cpp" -o "$PROBE/$isa.o" &&
+    $cxx $COMMON -fno-tree-vectorize -DSB_ISA_SCALAR -DSB_ISA_NS=scalar -DSB_PROBE_MAIN=1 -DSB_PROBE_ISA=$isa \
+        -c "$REPO/tools/arm/simd_probe.cpp" -o "$PROBE/scalar-$isa.o" &&
+    $cxx "$PROBE/$isa.o" "$PROBE/scalar-$isa.o" -o "$PROBE/probe-$isa"
+}
+build_probe aarch64-linux-gnu-g++ neon "" || die "simd probe does not compile for neon"
+"$QEMU" -L "$SYSROOT" "$PROBE/probe-neon" || probe_rc=1
+cpuflags=$(grep -m1 '^flags' /proc/cpuinfo || true)
+has() { for f in "$@"; do grep -qw "$f" <<<"$cpuflags" || return 1; done; }
+if has avx2 fma && command -v g++ >/dev/null; then
+    build_probe g++ avx2 "-mavx2 -mfma" && "$PROBE/probe-avx2" || probe_rc=1
+fi
+if has avx512f avx512dq avx512bw avx512vl && command -v g++ >/dev/null; then
+    build_probe g++ avx512 "-mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma" && "$PROBE/probe-avx512" || probe_rc=1
+fi
+
 step "record test vectors on x86 (scalar variant, every registered op)"
 VECTORS="$SB_ARM_DIR/vectors/vectors.npz"
 "$PYTHON" -c "import torch, sparsebench.kernels" || die "PYTHON=$PYTHON cannot import torch and sparsebench (activate the project's venv)"
@@ -113,6 +139,7 @@ SB_ARM_VECTORS="$VECTORS" SB_ARM_KERNELS="$SO" SB_ARM_ISAS=neon,scalar SB_ARM_TH
     --tb=short ${SB_ARM_PYTEST_ARGS:-} "$REPO/tools/arm/test_replay.py"
 rc=$?
 set -e
+[ "$probe_rc" = 0 ] || { echo "run_tier.sh: the simd probe FAILED (see above)"; rc=1; }
 step "done"
 echo "ARM tier took $(( $(date +%s) - t_start )) s (rc=$rc)"
 exit $rc
