@@ -221,9 +221,16 @@ inline F sub(F a, F b) { return {vsubq_f32(a.v, b.v)}; }
 inline F mul(F a, F b) { return {vmulq_f32(a.v, b.v)}; }
 inline F fmadd(F a, F b, F c) { return {vfmaq_f32(c.v, a.v, b.v)}; }
 inline F abs(F a) { return {vabsq_f32(a.v)}; }
-inline F max(F a, F b) { return {vmaxq_f32(a.v, b.v)}; }
+// Not vmaxq_f32: FMAX propagates NaN and orders -0 < +0, whereas x86 maxps and the scalar
+// reference return b unless a > b (NaN in either lane gives b; max(-0, +0) is +0, max(+0, -0) is -0).
+inline F max(F a, F b) { return {vbslq_f32(vcgtq_f32(a.v, b.v), a.v, b.v)}; }
 inline float hsum(F a) { return vaddvq_f32(a.v); }
-inline float hmax(F a) { return vmaxvq_f32(a.v); }
+// Same fold and the same a > b ? a : b rule as the AVX2 hmax's last 128 bits (not vmaxvq_f32).
+inline float hmax(F a) {
+    const F t = max(a, F{vextq_f32(a.v, a.v, 2)});  // (max(a0, a2), max(a1, a3), ...)
+    const float t0 = vgetq_lane_f32(t.v, 0), t1 = vgetq_lane_f32(t.v, 1);
+    return t0 > t1 ? t0 : t1;
+}
 inline M cmp_ge(F a, F b) { return {vcgeq_f32(a.v, b.v)}; }
 inline M cmp_gt(F a, F b) { return {vcgtq_f32(a.v, b.v)}; }
 inline M cmp_ne(F a, F b) { return {vmvnq_u32(vceqq_f32(a.v, b.v))}; }
