@@ -30,8 +30,9 @@ import vectors  # noqa: E402
 def n_elements(x: Any) -> int:
     if isinstance(x, np.ndarray):
         return int(x.size)
-    if hasattr(x, "numel"):
-        return int(x.numel())
+    if hasattr(x, "numel"):  # a torch tensor (method) or a format object exposing numel (property)
+        n = x.numel
+        return int(n() if callable(n) else n)
     if isinstance(x, (tuple, list)):
         return sum(n_elements(v) for v in x)
     if isinstance(x, dict):
