@@ -351,4 +351,22 @@ inline void store_partial(float* p, F a, int n) {
     std::memcpy(p, buf, sizeof(float) * n);
 }
 
+// Writes lanes [lo, hi) of a to p[lo], ..., p[hi - 1] (0 <= lo <= hi <= W); p[l] outside that range
+// is neither read nor written (it need not be addressable memory).
+inline void store_lanes(float* p, F a, int lo, int hi) {
+#if defined(SB_ISA_AVX512)
+    const unsigned m = ((hi >= 32 ? 0u : (1u << hi)) - 1u) & ~((1u << lo) - 1u);
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>(m), a.v);
+#elif defined(SB_ISA_AVX2)
+    const __m256i l = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m = _mm256_and_si256(_mm256_cmpgt_epi32(l, _mm256_set1_epi32(lo - 1)),
+                                       _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), l));
+    _mm256_maskstore_ps(p, m, a.v);
+#else
+    alignas(64) float buf[W > 1 ? W : 1];
+    store(buf, a);
+    for (int l = lo; l < hi; ++l) p[l] = buf[l];
+#endif
+}
+
 }  // namespace sb::SB_ISA_NS::simd

@@ -2,7 +2,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "../common/simd.hpp"
@@ -20,14 +22,68 @@ inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 inline int64_t ceildiv_signed(int64_t a, int64_t b) { return -floordiv(-a, b); }
 
+// --- grow-only scratch ---------------------------------------------------------------------
+// One set of buffers per calling thread, reused across calls: a fresh multi-MB buffer costs a
+// page fault per 4 KiB (milliseconds per call), a reused one costs nothing. Contents are
+// never assumed: every kernel writes what it later reads. Buffers above kKeepBytes are
+// released at the end of the call (release_big), so a huge layer does not pin memory.
+class Scratch {
+  public:
+    Scratch() = default;
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    ~Scratch() { std::free(p_); }
+    void* get(size_t bytes) {
+        if (bytes > cap_) {
+            std::free(p_);
+            p_ = nullptr;
+            cap_ = 0;
+            const size_t want = (bytes + 4095) / 4096 * 4096;
+            p_ = std::aligned_alloc(64, want);
+            if (!p_) throw std::bad_alloc();
+            cap_ = want;
+        }
+        return p_;
+    }
+    void release_if_above(size_t keep) {
+        if (cap_ > keep) {
+            std::free(p_);
+            p_ = nullptr;
+            cap_ = 0;
+        }
+    }
+
+  private:
+    void* p_ = nullptr;
+    size_t cap_ = 0;
+};
+enum Slot { kSlotIn, kSlotAux, kSlotOffs, kSlotVals, kSlotPtr, kNumSlots };
+constexpr size_t kKeepBytes = size_t(256) << 20;
+thread_local Scratch tls_scratch[kNumSlots];
+
+template <class T>
+T* scratch(Slot slot, int64_t n) {
+    return static_cast<T*>(tls_scratch[slot].get(sizeof(T) * size_t(std::max<int64_t>(n, 1))));
+}
+struct ReleaseBig {  // at the end of a kernel call
+    ~ReleaseBig() {
+        for (auto& s : tls_scratch) s.release_if_above(kKeepBytes);
+    }
+};
+
 // --- the shared core: rows of sparse weights x shifted contiguous input runs ---------------
 
-// acc[b][v] += w_k * in0[b*img + off_k + v*W] for k in [k0, k1); the tile goes to tb.
+// acc[b][v] (+)= w_k * in0[b*img + off_k + v*W] for k in [k0, k1); starts from tb when accum
+// (a partial sum of earlier nonzeros of the same row, so the summation order never changes);
+// the tile goes to tb.
 template <int NB, int VV>
 void tile_fma(const float* in0, int64_t img, const int32_t* offs, const float* vals, int64_t k0, int64_t k1,
-              float* tb) {
+              float* tb, bool accum) {
     F acc[NB * VV];
-    for (int i = 0; i < NB * VV; ++i) acc[i] = zero();
+    if (accum)
+        for (int i = 0; i < NB * VV; ++i) acc[i] = load(tb + i * W);
+    else
+        for (int i = 0; i < NB * VV; ++i) acc[i] = zero();
     for (int64_t k = k0; k < k1; ++k) {
         const F w = set1(vals[k]);
         const float* p = in0 + offs[k];
@@ -37,7 +93,7 @@ void tile_fma(const float* in0, int64_t img, const int32_t* offs, const float* v
     for (int i = 0; i < NB * VV; ++i) store(tb + i * W, acc[i]);
 }
 
-using TileFn = void (*)(const float*, int64_t, const int32_t*, const float*, int64_t, int64_t, float*);
+using TileFn = void (*)(const float*, int64_t, const int32_t*, const float*, int64_t, int64_t, float*, bool);
 
 template <int NB, int VV>
 constexpr TileFn pick_tile() {
@@ -66,32 +122,52 @@ struct Plan {
     int64_t R;            // weight rows (output channels)
     const int32_t* ptr;   // R * ncls + 1, index r * ncls + c
     const float* vals;
-    const int32_t* offs;
+    const int32_t* offs;  // nondecreasing inside each (row, class) segment
+    int64_t chan;         // offsets of one input channel span [ch*chan, (ch+1)*chan)
+    int64_t chan_window;  // floats of one channel a tile of one image reads, beyond the tile itself
+    int64_t chan_runs;    // separate runs (stride phases) a tile reads per channel
     float* out;
     int64_t dst_img, dst_ch;
 };
 
-// Copies the valid part of a tile (positions [p0, p0 + VV*W) of NB images) to the destination.
-inline void scatter_tile(const float* tb, int nb, int vv, int64_t p0, const ClassGeom& c, int64_t RS, float* dst,
-                         int64_t dst_img) {
-    const int64_t pend = std::min<int64_t>(p0 + int64_t(vv) * W, c.L);
-    for (int b = 0; b < nb; ++b) {
-        const float* t = tb + int64_t(b) * vv * W;
-        float* d = dst + b * dst_img;
-        for (int64_t p = p0; p < pend;) {
-            const int64_t a = p / RS, col = p - a * RS;
-            const int64_t rowend = std::min(pend, (a + 1) * RS);
-            const int64_t c1 = std::min(c.Acols, col + (rowend - p));
-            float* drow = d + a * c.dst_row;
-            if (c.dst_col == 1) {
-                if (c1 > col) std::memcpy(drow + col, t + (p - p0), sizeof(float) * (c1 - col));
-            } else {
-                for (int64_t cc = col; cc < c1; ++cc) drow[cc * c.dst_col] = t[p - p0 + cc - col];
+// A run of lanes [lo, hi) of tile vector acc going to out + row offset + off (+ lane * dst_col).
+struct Seg {
+    int acc, lo, hi;
+    int64_t off;
+};
+
+// The valid lanes of a tile (positions [p0, p0 + vv*W) of nb images) as segments.
+void tile_segments(int nb, int vv, int64_t p0, const ClassGeom& c, int64_t RS, int64_t dst_img,
+                   std::vector<Seg>& segs) {
+    segs.clear();
+    for (int b = 0; b < nb; ++b)
+        for (int v = 0; v < vv; ++v) {
+            const int64_t q = p0 + int64_t(v) * W, qend = std::min<int64_t>(q + W, c.L);
+            for (int64_t a = q / RS; a * RS < qend; ++a) {
+                const int64_t lo = std::max(q, a * RS) - q, hi = std::min(qend, a * RS + c.Acols) - q;
+                if (hi > lo)
+                    segs.push_back(Seg{b * vv + v, int(lo), int(hi),
+                                       b * dst_img + a * c.dst_row + (q - a * RS) * c.dst_col});
             }
-            p = rowend;
         }
+}
+
+inline void emit_tile(const float* tb, const std::vector<Seg>& segs, float* dst, int64_t dst_col) {
+    if (dst_col == 1) {
+        for (const Seg& s : segs) store_lanes(dst + s.off, load(tb + s.acc * W), s.lo, s.hi);
+    } else {
+        for (const Seg& s : segs)
+            for (int l = s.lo; l < s.hi; ++l) dst[s.off + l * dst_col] = tb[s.acc * W + l];
     }
 }
+
+// L1 bytes the input window of one (tile, channel chunk) may take.
+constexpr int64_t kL1WindowBytes = 20 << 10;
+// Rows whose tiles stay in a per-thread buffer while the channel chunks stream past.
+constexpr int64_t kRowBlock = 16;
+// Chunk only when a (row, chunk) keeps at least this many nonzeros on average: each chunk
+// costs a reload and store of the tile.
+constexpr double kMinNnzPerChunk = 12.0;
 
 void run_plan(const Plan& P, int threads) {
     struct Item {
@@ -100,6 +176,7 @@ void run_plan(const Plan& P, int threads) {
     };
     std::vector<Item> items;
     const int ncls = int(P.cls.size());
+    int max_tile = 1, max_nb = 1;
     for (int c = 0; c < ncls; ++c) {
         const int64_t L = P.cls[c].L;
         if (L <= 0 || P.nimg <= 0) continue;
@@ -112,16 +189,56 @@ void run_plan(const Plan& P, int threads) {
                 for (int64_t t = 0; t < nt; ++t) {
                     const int64_t vv = V / nt + (t < V % nt ? 1 : 0);
                     items.push_back({c, 1, int(vv), n, v0 * W});
+                    max_tile = std::max<int>(max_tile, int(vv));
                     v0 += vv;
                 }
             }
         } else {
             const int64_t NB = kMaxAcc / V;
-            for (int64_t n0 = 0; n0 < P.nimg; n0 += NB)
-                items.push_back({c, int(std::min(NB, P.nimg - n0)), int(V), n0, 0});
+            for (int64_t n0 = 0; n0 < P.nimg; n0 += NB) {
+                const int nb = int(std::min(NB, P.nimg - n0));
+                items.push_back({c, nb, int(V), n0, 0});
+                max_tile = std::max<int>(max_tile, nb * int(V));
+                max_nb = std::max(max_nb, nb);
+            }
         }
     }
     if (items.empty() || P.R <= 0) return;
+
+    // Channel chunks: the input window of one chunk (all its channels, for the tile's images)
+    // stays in L1 while every row of a row block consumes its nonzeros.
+    const int64_t nnz = P.ptr[P.R * ncls];
+    const int64_t nchan = P.chan > 0 ? cdiv(P.img, P.chan) : 1;
+    const int64_t win =
+        int64_t(sizeof(float)) * max_nb * P.chan_runs * (int64_t(max_tile / max_nb) * W + P.chan_window);
+    int64_t cpc = std::max<int64_t>(1, kL1WindowBytes / std::max<int64_t>(win, 1));  // channels per chunk
+    int64_t nch = cdiv(nchan, cpc);
+    if (nch > 1 && double(nnz) / double(P.R * ncls * nch) < kMinNnzPerChunk) {
+        nch = std::max<int64_t>(1, int64_t(double(nnz) / double(P.R * ncls) / kMinNnzPerChunk));
+        cpc = cdiv(nchan, nch);
+        nch = cdiv(nchan, cpc);
+    }
+    // cptr[(r*ncls + c)*(nch+1) + j]: first nonzero of chunk j in segment (r, c).
+    const int32_t* cptr = P.ptr;
+    int64_t cstride = 1;
+    if (nch > 1) {
+        int32_t* cp = scratch<int32_t>(kSlotPtr, P.R * ncls * (nch + 1));
+        const int64_t span = cpc * P.chan;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int64_t rc = 0; rc < P.R * ncls; ++rc) {
+            int32_t k = P.ptr[rc];
+            const int32_t k1 = P.ptr[rc + 1];
+            int32_t* o = cp + rc * (nch + 1);
+            for (int64_t j = 0; j < nch; ++j) {
+                o[j] = k;
+                while (k < k1 && P.offs[k] < (j + 1) * span) ++k;
+            }
+            o[nch] = k1;
+        }
+        cptr = cp;
+        cstride = nch + 1;
+    }
+
     // Row chunks only when there are too few tiles to feed the threads.
     const int64_t want = 4 * int64_t(threads);
     const int64_t nrc = int64_t(items.size()) >= want ? 1 : std::min<int64_t>(P.R, cdiv(want, int64_t(items.size())));
@@ -129,7 +246,11 @@ void run_plan(const Plan& P, int threads) {
     const int64_t total = int64_t(items.size()) * nrc;
 #pragma omp parallel num_threads(threads)
     {
-        alignas(64) float tb[kMaxAcc * (W > 1 ? W : 1)];
+        const int64_t tile_floats = int64_t(kMaxAcc) * W;
+        std::vector<float, std::allocator<float>> tbv(size_t((nch > 1 ? kRowBlock : 1) * tile_floats + 16));
+        float* tbuf = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(tbv.data()) + 63) & ~uintptr_t(63));
+        std::vector<Seg> segs;
+        segs.reserve(64);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < total; ++it) {
             const Item& I = items[it / nrc];
@@ -137,11 +258,26 @@ void run_plan(const Plan& P, int threads) {
             const ClassGeom& cg = P.cls[I.c];
             const TileFn fn = kTiles[I.nb - 1][I.vv - 1];
             const float* in0 = P.in + I.n0 * P.img + I.p0;
-            for (int64_t r = r0; r < r1; ++r) {
-                const int64_t k0 = P.ptr[r * ncls + I.c], k1 = P.ptr[r * ncls + I.c + 1];
-                fn(in0, P.img, P.offs, P.vals, k0, k1, tb);
-                scatter_tile(tb, I.nb, I.vv, I.p0, cg, P.RS, P.out + I.n0 * P.dst_img + r * P.dst_ch + cg.dst_off,
-                             P.dst_img);
+            tile_segments(I.nb, I.vv, I.p0, cg, P.RS, P.dst_img, segs);
+            float* dst0 = P.out + I.n0 * P.dst_img + cg.dst_off;
+            if (nch == 1) {
+                for (int64_t r = r0; r < r1; ++r) {
+                    const int64_t k0 = P.ptr[r * ncls + I.c], k1 = P.ptr[r * ncls + I.c + 1];
+                    fn(in0, P.img, P.offs, P.vals, k0, k1, tbuf, false);
+                    emit_tile(tbuf, segs, dst0 + r * P.dst_ch, cg.dst_col);
+                }
+                continue;
+            }
+            for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
+                const int64_t rb1 = std::min(r1, rb + kRowBlock);
+                for (int64_t j = 0; j < nch; ++j)
+                    for (int64_t r = rb; r < rb1; ++r) {
+                        const int32_t* cpp = cptr + (r * ncls + I.c) * cstride;
+                        if (j > 0 && cpp[j] == cpp[j + 1]) continue;
+                        fn(in0, P.img, P.offs, P.vals, cpp[j], cpp[j + 1], tbuf + (r - rb) * tile_floats, j > 0);
+                    }
+                for (int64_t r = rb; r < rb1; ++r)
+                    emit_tile(tbuf + (r - rb) * tile_floats, segs, dst0 + r * P.dst_ch, cg.dst_col);
             }
         }
     }
@@ -201,12 +337,10 @@ void run_sddmm(int64_t R, const int32_t* row_ptr, const int32_t* offs, const flo
 
 // --- layout preparation --------------------------------------------------------------------
 
-using FBuf = std::vector<float>;
-
 // Zero-padded, stride-phase-split input: (N, Cin, s, s, Hq, Wq), prepared[.., ph, pw, r, c] =
 // x[.., r*s + ph - pad, c*s + pw - pad] (0 outside), followed by `slack` zeros.
 struct Prepared {
-    FBuf buf;
+    float* buf;
     int64_t Hq, Wq, plane, img;
 };
 
@@ -218,8 +352,8 @@ Prepared prepare_input(const CsrConvShape& g, const float* x, int64_t slack_extr
     P.plane = P.Hq * P.Wq;
     P.img = g.Cin * s * s * P.plane;
     const int64_t slack = slack_extra + 2 * W;
-    P.buf.resize(size_t(g.N * P.img + slack));
-    float* out = P.buf.data();
+    P.buf = scratch<float>(kSlotIn, g.N * P.img + slack);
+    float* out = P.buf;
     std::fill(out + g.N * P.img, out + g.N * P.img + slack, 0.0f);
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
     for (int64_t n = 0; n < g.N; ++n)
@@ -254,14 +388,14 @@ Prepared prepare_input(const CsrConvShape& g, const float* x, int64_t slack_extr
 }
 
 // Offset of each nonzero (ci, i, j) in the prepared input.
-std::vector<int32_t> forward_offsets(const CsrConvShape& g, const Prepared& P, const int32_t* row_ptr,
-                                     const int32_t* col, int threads) {
+int32_t* forward_offsets(const CsrConvShape& g, const Prepared& P, const int32_t* row_ptr, const int32_t* col,
+                         int threads) {
     const int64_t kk = g.kh * g.kw, s = g.stride, nnz = row_ptr[g.Cout];
     std::vector<int32_t> tapoff(size_t(std::max<int64_t>(kk, 1)));
     for (int64_t i = 0; i < g.kh; ++i)
         for (int64_t j = 0; j < g.kw; ++j)
             tapoff[i * g.kw + j] = int32_t(((i % s) * s + (j % s)) * P.plane + (i / s) * P.Wq + (j / s));
-    std::vector<int32_t> offs(size_t(std::max<int64_t>(nnz, 1)));
+    int32_t* offs = scratch<int32_t>(kSlotOffs, nnz);
     const int64_t cstride = s * s * P.plane;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t k = 0; k < nnz; ++k) {
@@ -277,10 +411,11 @@ void conv_forward(const CsrConvShape& g, const int32_t* row_ptr, const int32_t* 
     if (g.N == 0 || g.Cout == 0 || g.Ho <= 0 || g.Wo <= 0) return;
     const int64_t Wq = cdiv(g.W + 2 * g.pad, g.stride);
     const int64_t L = g.Ho * Wq;
+    ReleaseBig release;
     const Prepared P = prepare_input(g, x, cdiv(L, W) * W, threads);
-    const std::vector<int32_t> offs = forward_offsets(g, P, row_ptr, col, threads);
+    const int32_t* offs = forward_offsets(g, P, row_ptr, col, threads);
     Plan pl;
-    pl.in = P.buf.data();
+    pl.in = P.buf;
     pl.img = P.img;
     pl.nimg = g.N;
     pl.RS = P.Wq;
@@ -288,7 +423,10 @@ void conv_forward(const CsrConvShape& g, const int32_t* row_ptr, const int32_t* 
     pl.R = g.Cout;
     pl.ptr = row_ptr;
     pl.vals = val;
-    pl.offs = offs.data();
+    pl.offs = offs;
+    pl.chan = g.stride * g.stride * P.plane;
+    pl.chan_window = ((g.kh - 1) / g.stride) * P.Wq + (g.kw - 1) / g.stride;
+    pl.chan_runs = g.stride * g.stride;
     pl.out = y;
     pl.dst_img = g.Cout * g.Ho * g.Wo;
     pl.dst_ch = g.Ho * g.Wo;
@@ -316,9 +454,9 @@ void conv_backward_data(const CsrConvShape& g, const int32_t* tptr, const int32_
     int64_t Vmax = 0;
     for (int64_t r = 0; r < s; ++r) Vmax = std::max(Vmax, cdiv(ah[r] * Wd, W));
     const int64_t slack = Vmax * W + 2 * W;
-    FBuf buf(size_t(g.N * img + slack));
-    std::fill(buf.begin() + g.N * img, buf.end(), 0.0f);
-    float* dyp = buf.data();
+    ReleaseBig release;
+    float* dyp = scratch<float>(kSlotIn, g.N * img + slack);
+    std::fill(dyp + g.N * img, dyp + g.N * img + slack, 0.0f);
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
     for (int64_t n = 0; n < g.N; ++n)
         for (int64_t co = 0; co < g.Cout; ++co) {
@@ -338,8 +476,8 @@ void conv_backward_data(const CsrConvShape& g, const int32_t* tptr, const int32_
             }
         }
     const int64_t nnz = tptr[g.Cin * ncls];
-    std::vector<float> tval(size_t(std::max<int64_t>(nnz, 1)));
-    std::vector<int32_t> toff(size_t(std::max<int64_t>(nnz, 1)));
+    float* tval = scratch<float>(kSlotVals, nnz);
+    int32_t* toff = scratch<int32_t>(kSlotOffs, nnz);
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t t = 0; t < nnz; ++t) {
         tval[t] = val[tsrc[t]];
@@ -358,8 +496,11 @@ void conv_backward_data(const CsrConvShape& g, const int32_t* tptr, const int32_
                                        s});
     pl.R = g.Cin;
     pl.ptr = tptr;
-    pl.vals = tval.data();
-    pl.offs = toff.data();
+    pl.vals = tval;
+    pl.offs = toff;
+    pl.chan = plane;
+    pl.chan_window = qh * Wd + qw;
+    pl.chan_runs = 1;
     pl.out = dx;
     pl.dst_img = g.Cin * g.H * g.W;
     pl.dst_ch = g.H * g.W;
@@ -376,18 +517,22 @@ void conv_weight_grad_sampled(const CsrConvShape& g, const int32_t* row_ptr, con
     }
     const int64_t Wq = cdiv(g.W + 2 * g.pad, g.stride);
     const int64_t L = g.Ho * Wq, Lp = cdiv(L, W) * W;
+    ReleaseBig release;
     const Prepared P = prepare_input(g, x, Lp, threads);
-    const std::vector<int32_t> offs = forward_offsets(g, P, row_ptr, col, threads);
-    FBuf dyf(size_t(g.N * g.Cout * Lp));
+    const int32_t* offs = forward_offsets(g, P, row_ptr, col, threads);
+    float* dyf = scratch<float>(kSlotAux, g.N * g.Cout * Lp);
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
     for (int64_t n = 0; n < g.N; ++n)
         for (int64_t co = 0; co < g.Cout; ++co) {
-            float* d = dyf.data() + (n * g.Cout + co) * Lp;
+            float* d = dyf + (n * g.Cout + co) * Lp;
             const float* src = dy + (n * g.Cout + co) * g.Ho * g.Wo;
-            std::fill(d, d + Lp, 0.0f);
-            for (int64_t ho = 0; ho < g.Ho; ++ho) std::memcpy(d + ho * Wq, src + ho * g.Wo, sizeof(float) * g.Wo);
+            for (int64_t ho = 0; ho < g.Ho; ++ho) {
+                std::memcpy(d + ho * Wq, src + ho * g.Wo, sizeof(float) * g.Wo);
+                std::fill(d + ho * Wq + g.Wo, d + (ho + 1) * Wq, 0.0f);
+            }
+            std::fill(d + g.Ho * Wq, d + Lp, 0.0f);
         }
-    run_sddmm(g.Cout, row_ptr, offs.data(), dyf.data(), Lp, P.buf.data(), P.img, g.N, dval, threads);
+    run_sddmm(g.Cout, row_ptr, offs, dyf, Lp, P.buf, P.img, g.N, dval, threads);
 }
 
 // --- linear: the same cores with the batch as the vector dimension ---------------------------
@@ -407,14 +552,16 @@ void transpose(const float* a, int64_t rows, int64_t cols, float* out, int64_t l
 void linear_forward(int64_t B, int64_t in, int64_t out, const int32_t* row_ptr, const int32_t* col,
                     const float* val, const float* x, float* y, int threads) {
     if (B == 0 || out == 0) return;
+    ReleaseBig release;
     const int64_t slack = cdiv(B, W) * W + 2 * W;
-    FBuf xt(size_t(in * B + slack), 0.0f);
-    transpose(x, B, in, xt.data(), B, threads);
+    float* xt = scratch<float>(kSlotIn, in * B + slack);
+    std::fill(xt + in * B, xt + in * B + slack, 0.0f);
+    transpose(x, B, in, xt, B, threads);
     const int64_t nnz = row_ptr[out];
-    std::vector<int32_t> offs(size_t(std::max<int64_t>(nnz, 1)));
+    int32_t* offs = scratch<int32_t>(kSlotOffs, nnz);
     for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * B);
     Plan pl;
-    pl.in = xt.data();
+    pl.in = xt;
     pl.img = in * B;
     pl.nimg = 1;
     pl.RS = B;
@@ -422,7 +569,10 @@ void linear_forward(int64_t B, int64_t in, int64_t out, const int32_t* row_ptr, 
     pl.R = out;
     pl.ptr = row_ptr;
     pl.vals = val;
-    pl.offs = offs.data();
+    pl.offs = offs;
+    pl.chan = B;
+    pl.chan_window = 0;
+    pl.chan_runs = 1;
     pl.out = y;
     pl.dst_img = 0;
     pl.dst_ch = 1;
@@ -432,26 +582,31 @@ void linear_forward(int64_t B, int64_t in, int64_t out, const int32_t* row_ptr, 
 void linear_backward_data(int64_t B, int64_t in, int64_t out, const int32_t* tptr, const int32_t* tsrc,
                           const int32_t* tco, const float* val, const float* dy, float* dx, int threads) {
     if (B == 0 || in == 0) return;
+    ReleaseBig release;
     const int64_t slack = cdiv(B, W) * W + 2 * W;
-    FBuf dyt(size_t(out * B + slack), 0.0f);
-    transpose(dy, B, out, dyt.data(), B, threads);
+    float* dyt = scratch<float>(kSlotIn, out * B + slack);
+    std::fill(dyt + out * B, dyt + out * B + slack, 0.0f);
+    transpose(dy, B, out, dyt, B, threads);
     const int64_t nnz = tptr[in];
-    std::vector<float> tval(size_t(std::max<int64_t>(nnz, 1)));
-    std::vector<int32_t> toff(size_t(std::max<int64_t>(nnz, 1)));
+    float* tval = scratch<float>(kSlotVals, nnz);
+    int32_t* toff = scratch<int32_t>(kSlotOffs, nnz);
     for (int64_t t = 0; t < nnz; ++t) {
         tval[t] = val[tsrc[t]];
         toff[t] = int32_t(tco[t] * B);
     }
     Plan pl;
-    pl.in = dyt.data();
+    pl.in = dyt;
     pl.img = out * B;
     pl.nimg = 1;
     pl.RS = B;
     pl.cls = {ClassGeom{B, 1, B, 0, 0, in}};
     pl.R = in;
     pl.ptr = tptr;
-    pl.vals = tval.data();
-    pl.offs = toff.data();
+    pl.vals = tval;
+    pl.offs = toff;
+    pl.chan = B;
+    pl.chan_window = 0;
+    pl.chan_runs = 1;
     pl.out = dx;
     pl.dst_img = 0;
     pl.dst_ch = 1;
@@ -466,13 +621,21 @@ void linear_weight_grad_sampled(int64_t B, int64_t in, int64_t out, const int32_
         std::fill(dval, dval + nnz, 0.0f);
         return;
     }
+    ReleaseBig release;
     const int64_t Lp = cdiv(B, W) * W;
-    FBuf xt(size_t(in * Lp + 2 * W), 0.0f), dyt(size_t(out * Lp), 0.0f);
-    transpose(x, B, in, xt.data(), Lp, threads);
-    transpose(dy, B, out, dyt.data(), Lp, threads);
-    std::vector<int32_t> offs(static_cast<size_t>(nnz));
+    float* xt = scratch<float>(kSlotIn, in * Lp + 2 * W);
+    float* dyt = scratch<float>(kSlotAux, out * Lp);
+    // Only the pad columns [B, Lp) and the slack are not overwritten by the transposes.
+    if (Lp > B) {
+        for (int64_t r = 0; r < in; ++r) std::fill(xt + r * Lp + B, xt + (r + 1) * Lp, 0.0f);
+        for (int64_t r = 0; r < out; ++r) std::fill(dyt + r * Lp + B, dyt + (r + 1) * Lp, 0.0f);
+    }
+    std::fill(xt + in * Lp, xt + in * Lp + 2 * W, 0.0f);
+    transpose(x, B, in, xt, Lp, threads);
+    transpose(dy, B, out, dyt, Lp, threads);
+    int32_t* offs = scratch<int32_t>(kSlotOffs, nnz);
     for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * Lp);
-    run_sddmm(out, row_ptr, offs.data(), dyt.data(), Lp, xt.data(), in * Lp, 1, dval, threads);
+    run_sddmm(out, row_ptr, offs, dyt, Lp, xt, in * Lp, 1, dval, threads);
 }
 
 void sgd_update(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd,
