@@ -179,7 +179,7 @@ def sgd_cases():
 
 
 def make_stage_ops(method: str, paper: Paper, make_weight, *, linear: bool, need3x3: bool = False,
-                   conv_shapes=CONV_SHAPES, sparsities=SPARSITIES, note: str = "") -> None:
+                   conv_shapes=CONV_SHAPES, sparsities=SPARSITIES, note: str = "", native: bool = True) -> None:
     default = Comparison.float32_reduction(1024)
     conv = [
         ("conv_forward", ref_conv_forward, k_conv_forward, "forward", ("forward",)),
@@ -188,7 +188,7 @@ def make_stage_ops(method: str, paper: Paper, make_weight, *, linear: bool, need
          ("weight_grad",)),
     ]
     for name, ref, ker, stage, stages in conv:
-        register(Op(method=method, name=name, paper=paper, reference=ref, kernel=ker,
+        register(Op(method=method, name=name, paper=paper, reference=ref, kernel=ker, native=native,
                     cases=conv_cases(make_weight, stage, shapes=conv_shapes, sparsities=sparsities, need3x3=need3x3),
                     compare=default, stages=stages, doc=f"{method} {name}{note}"))
     if linear:
@@ -200,7 +200,7 @@ def make_stage_ops(method: str, paper: Paper, make_weight, *, linear: bool, need
              "weight_grad", ("weight_grad",)),
         ]
         for name, ref, ker, stage, stages in lin:
-            register(Op(method=method, name=name, paper=paper, reference=ref, kernel=ker,
+            register(Op(method=method, name=name, paper=paper, reference=ref, kernel=ker, native=native,
                         cases=linear_cases(make_weight, stage, sparsities=sparsities), compare=default,
                         stages=stages, doc=f"{method} {name}{note}"))
     register(Op(method=method, name="sgd_update", paper=paper, reference=ref_sgd_update, kernel=k_sgd_update,
@@ -253,6 +253,6 @@ def from_mask_cases():
                                    "structure": structure})
 
 
-register(Op(method="block", name="compress", paper=MEST, reference=ref_from_block_mask, kernel=k_from_block_mask,
+register(Op(native=False, method="block", name="compress", paper=MEST, reference=ref_from_block_mask, kernel=k_from_block_mask,
             cases=from_mask_cases, compare=Comparison(exact=True, why="pure data movement"), stages=("front_end",),
             doc="block mask -> BSR (no dense intermediate) -> to_dense round trip"))

@@ -19,7 +19,7 @@ def _filter_weight(shape, sp, dense):
 
 
 # torch's dense kernels do the arithmetic: fewer cases (the same for every isa= / threads=).
-make_stage_ops("filter", LI2017, _filter_weight, linear=True, conv_shapes=[CONV_SHAPES[i] for i in (0, 1, 2, 4)],
+make_stage_ops("filter", LI2017, _filter_weight, linear=True, native=False, conv_shapes=[CONV_SHAPES[i] for i in (0, 1, 2, 4)],
                sparsities=(0.0, 0.9, 1.0), note=" (compacted dense problem on torch)")
 
 
@@ -42,6 +42,6 @@ def compact_cases():
                                                                   "mode": mode})
 
 
-register(Op(method="filter", name="compact", paper=LI2017, reference=ref_compact, kernel=k_compact,
+register(Op(native=False, method="filter", name="compact", paper=LI2017, reference=ref_compact, kernel=k_compact,
             cases=compact_cases, compare=Comparison(exact=True, why="pure data movement"), stages=("front_end",),
             doc="filter/channel mask -> compact dense weight"))

@@ -31,6 +31,6 @@ def compress_cases():
             yield Case(f"{shape}-s{sp:.3f}", lambda shape=shape, sp=sp: {"weight": _rand(shape, 51), "sparsity": sp})
 
 
-register(Op(method="pattern", name="compress", paper=MEST, reference=ref_compress, kernel=k_compress,
+register(Op(native=False, method="pattern", name="compress", paper=MEST, reference=ref_compress, kernel=k_compress,
             cases=compress_cases, compare=Comparison(exact=True, why="pure data movement"), stages=("front_end",),
             doc="pattern mask -> grouped pattern format -> to_dense round trip"))

@@ -69,6 +69,9 @@ class Op:
     compare: Comparison
     stages: tuple[str, ...]
     stochastic: bool = False
+    # False when the "kernel" is PyTorch/Python code with no ISA variants (format conversions,
+    # compacted dense problems): cross-validated here, but nothing native for the ARM tier to check.
+    native: bool = True
     doc: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 

@@ -263,7 +263,7 @@ register(Op(method=METHOD, name="csr_from_mask", paper=PAPER, reference=csr_from
             kernel=csr_from_mask_kernel, cases=_from_mask_cases, compare=Comparison(exact=True, why="selection"),
             stages=("update",), doc="CSR (row_ptr, col_idx, values) from a mask and a dense weight"))
 
-register(Op(method=METHOD, name="mask_generation", paper=PAPER, reference=mask_ref, kernel=mask_kernel,
+register(Op(native=False, method=METHOD, name="mask_generation", paper=PAPER, reference=mask_ref, kernel=mask_kernel,
             cases=_mask_cases, compare=Comparison(exact=True, why="selection with deterministic tie-break"),
             stages=("update",),
             doc="exactly round(s*numel) zeros at the smallest |w| (or random scores), ties by lower index"))
