@@ -74,6 +74,7 @@ class PeerProcess:
         env["OMP_NUM_THREADS"] = str(threads)
         env["OMP_STACKSIZE"] = f"{stack_bytes // (1024 * 1024)}M"
         env["SPARSEBENCH_PEER_THREADS"] = str(threads)
+        env["SPARSEBENCH_PEER_STACK_BYTES"] = str(stack_bytes)
 
         soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
         want = stack_bytes if hard == resource.RLIM_INFINITY else min(stack_bytes, hard)
@@ -210,6 +211,25 @@ class PeerRunner:
 
 # --- the child ----------------------------------------------------------------------------------
 
+# For tests only: "segv" (die by SIGSEGV on the first request), "hang" (never answer),
+# "not-installed", "import-error" (the hello says so), "start-crash" (die before the hello).
+FAULT_ENV = "SPARSEBENCH_PEER_FAULT"
+
+
+def _fault_child(fault: str, send) -> int:
+    if fault == "start-crash":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if fault in ("not-installed", "import-error"):
+        send({"hello": True, "ok": False, "status": fault, "error": f"injected {fault}"})
+        return 0
+    send({"hello": True, "ok": True, "version": "fault-injection"})
+    for _ in sys.stdin:
+        if fault == "segv":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        time.sleep(3600)
+    return 0
+
+
 
 def _child_main() -> int:
     proto = os.fdopen(os.dup(1), "w", buffering=1)
@@ -222,8 +242,11 @@ def _child_main() -> int:
 
     from . import sparseprop as sp
 
+    fault = os.environ.get(FAULT_ENV)
+    if fault:  # tests: make the failures the parent must survive happen on demand
+        return _fault_child(fault, send)
     threads = int(os.environ.get("SPARSEBENCH_PEER_THREADS", "1"))
-    sp.prepare_process(threads)
+    sp.prepare_process(threads, int(os.environ.get("SPARSEBENCH_PEER_STACK_BYTES", sp.STACK_BYTES)))
     st = sp.status()
     if not st["installed"]:
         send({"hello": True, "ok": False, "status": "not-installed", "error": st["reason"]})

@@ -32,6 +32,11 @@ PIN = "sparseprop==0.1.14"
 BUILD_DEPS = ("setuptools>=59", "wheel", "pybind11>=2.12", "scipy")
 PEER_STAGES = ("forward", "backward", "step")
 STACK_BYTES = 64 * 1024 * 1024
+# Its conv kernels with vectorizing_over_on=False (from_dense's default) vectorize over the batch
+# in 8-float vectors and silently skip the remainder: outputs for the last batch % 8 samples are
+# wrong (tests/test_peers_sparseprop.py::test_conv_batch_remainder_is_wrong). The catalogue's
+# batch is 32; any other batch must be a multiple of 8 to be compared.
+CONV_BATCH_MULTIPLE = 8
 INSTALL_HINT = 'pip install ".[peers]" && sparsebench peers install'
 
 
@@ -144,6 +149,9 @@ def supports(shape) -> str | None:
             return "SparseProp supports square kernels only"
         if shape.stride not in (1, 2):
             return "SparseProp supports stride 1 and 2 only"
+        if shape.n % CONV_BATCH_MULTIPLE:
+            return (f"SparseProp's conv (vectorized over the batch) leaves the last batch % {CONV_BATCH_MULTIPLE} "
+                    f"samples wrong; batch {shape.n} is not a multiple of {CONV_BATCH_MULTIPLE}")
     return None
 
 
