@@ -233,7 +233,7 @@ def _weight_sparse(case: BenchCase) -> StageBench:
         tensor_bytes={
             OURS: sw.tensor_bytes() + tensor_bytes(*acts) + (tensor_bytes(grad_values, momentum) if update else 0),
             "torch-dense": tensor_bytes(wm, *acts) * (3 if update else 1),
-            "torch-sparse": tensor_bytes(wm.to_sparse_csr(), *acts),
+            "torch-sparse": tensor_bytes(wm.reshape(wm.shape[0], -1).to_sparse_csr(), *acts),
         },
         info={"sparsity_reached": reached, "nnz": sw.nnz, "mask_digest": mask_digest(mask)},
     )
