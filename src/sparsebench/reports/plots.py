@@ -14,6 +14,7 @@ from statistics import median
 from matplotlib.figure import Figure
 
 from .. import catalogue
+from ..measure import COMPOSITE_STAGES
 from .data import BASELINE, OURS, break_even, caption, median_curve, speedup_curves
 
 STAGE_ORDER = {"weight_sparse": catalogue.WEIGHT_STAGES, "actgrad": catalogue.ACTGRAD_STAGES}
@@ -99,7 +100,8 @@ def time_breakdown(recs, machine, info, threads, out: Path, target_s: float = 0.
         c = r["case"]
         if abs(float(c["sparsity"]) - s) < 1e-9:
             t[(c["scheme"], c["layer"])][(c["impl"], c["stage"])] = r["metrics"]["median_s"]
-    stages = catalogue.WEIGHT_STAGES
+    # atomic stages only: "backward" and "step" are sums of these and would be counted twice
+    stages = [st for st in catalogue.WEIGHT_STAGES if st not in COMPOSITE_STAGES]
     schemes = sorted({k[0] for k in t})
     totals = {}
     for scheme in schemes:
@@ -271,7 +273,7 @@ def machine_comparison(recs, infos: dict, out: Path, target_s: float = 0.9) -> l
     width = 0.8 / len(machines)
     for i, scheme in enumerate(schemes):
         ax = fig.add_subplot(nrows, ncols, i + 1)
-        stages = [st for st in (*catalogue.WEIGHT_STAGES, "backward") if st in vals[scheme]]
+        stages = [st for st in dict.fromkeys((*catalogue.WEIGHT_STAGES, "backward")) if st in vals[scheme]]
         for j, mid in enumerate(machines):
             ys = [median(vals[scheme][st][mid]) if vals[scheme][st][mid] else 0 for st in stages]
             ax.bar([k + j * width for k in range(len(stages))], ys, width,
