@@ -6,8 +6,14 @@ Classes prefixed Quick* cover the quick profile and Full* the full one: pick wit
   track_peak_delta_bytes        the stage's own peak-RSS delta (not the process's),
   track_ns_per_effective_madd   nanoseconds per useful multiply-add (lower is better),
 for ours ("sparsebench") and the baselines ("torch-dense", "torch-sparse") as an `impl`
-parameter, so a ratio can be read per commit.
+parameter, so a ratio can be read per commit. impl "sparseprop" (the SparseProp peer, unstructured
+weights, stages forward / backward / step) runs when it is installed (`sparsebench peers install`)
+and raises NotImplementedError (asv: skipped) when not. asv runs each benchmark in its own
+process, which is what isolates a SparseProp crash here; setup raises the stack limit for it.
 """
+
+import os
+import sys
 
 import torch
 
@@ -16,7 +22,7 @@ from sparsebench.harness.run import torch_threads
 from sparsebench.harness.stages import OURS, Unavailable, build
 from sparsebench.measure import measure_peak_delta
 
-IMPLS = (OURS, "torch-dense", "torch-sparse")
+IMPLS = (OURS, "torch-dense", "torch-sparse", "sparseprop")
 
 
 class _Stages:
@@ -32,7 +38,7 @@ class _Stages:
         if not catalogue.scheme_applies(scheme, catalogue.LAYERS[layer]):
             raise NotImplementedError(f"{scheme} does not apply to {layer}")
         try:
-            bench = build(case)
+            bench = self._build_peer(case) if impl == "sparseprop" else build(case)
         except Unavailable as exc:
             raise NotImplementedError(str(exc)) from exc
         if impl not in bench.impls:
@@ -42,6 +48,24 @@ class _Stages:
         self._threads = torch.get_num_threads()
         torch.set_num_threads(threads)
         self.fn()  # warm caches and lazy initialisation
+
+    @staticmethod
+    def _build_peer(case):
+        from sparsebench.harness.stages import build_peer
+        from sparsebench.peers import sparseprop as sp
+
+        if not sp.applies(case):
+            raise NotImplementedError(f"sparseprop has no {case.scheme}/{case.stage} stage for {case.layer}")
+        st = sp.status()
+        if not st["installed"]:
+            raise NotImplementedError(st["reason"])
+        # its OpenMP runtime reads these when it loads; a process measures one thread count
+        loaded = os.environ.get("SPARSEBENCH_PEER_THREADS")
+        if loaded and int(loaded) != case.threads and "backend" in sys.modules:
+            raise NotImplementedError(f"sparseprop already loaded at {loaded} threads in this process")
+        os.environ["SPARSEBENCH_PEER_THREADS"] = str(case.threads)
+        sp.prepare_process(case.threads)
+        return build_peer(case)
 
     def teardown(self, *params):
         # asv calls teardown after a skipped setup too

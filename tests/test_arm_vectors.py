@@ -31,9 +31,11 @@ def recorded(tmp_path_factory):
 def test_every_op_recorded(recorded):
     manifest, _ = recorded
     assert [op["id"] for op in manifest["ops"]] == [op.id for op in all_ops()]
+    native = {op.id: op.native for op in all_ops()}
     for op in manifest["ops"]:
         assert op["cases"], f"{op['id']}: no case small enough for the ARM tier"
-        assert any(case["calls"] for case in op["cases"]), f"{op['id']}: no raw kernel call recorded"
+        if native[op["id"]]:  # PyTorch-only ops (format conversions, compacted dense) have none
+            assert any(case["calls"] for case in op["cases"]), f"{op['id']}: no raw kernel call recorded"
 
 
 def test_recorder_restores_the_module(recorded):

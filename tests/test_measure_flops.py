@@ -181,7 +181,7 @@ def test_flop_reduction():
 @pytest.mark.parametrize(
     "call",
     [
-        lambda s: dense_flops(s, "backward"),
+        lambda s: dense_flops(s, "no-such-stage"),  # ("backward" and "step" are composite stages now)
         lambda s: effective_flops(s, "forward", weight_density=1.5),
         lambda s: effective_flops(s, "forward", grad_density=-0.1),
         lambda s: effective_flops(s, "forward", weight_density=float("nan")),
@@ -190,6 +190,16 @@ def test_flop_reduction():
 def test_rejects_bad_stage_and_density(call):
     with pytest.raises(ValueError):
         call(CONV_SHAPES[0])
+
+
+def test_composite_stages_sum_their_parts():
+    from sparsebench.measure import COMPOSITE_STAGES
+
+    s = CONV_SHAPES[0]
+    for stage, parts in COMPOSITE_STAGES.items():
+        assert dense_flops(s, stage) == sum(dense_flops(s, p) for p in parts)
+        assert effective_flops(s, stage, weight_density=0.25, grad_density=0.5) == sum(
+            effective_flops(s, p, weight_density=0.25, grad_density=0.5) for p in parts)
 
 
 def test_shapes_validate_and_normalise_ints():

@@ -51,7 +51,9 @@ LAYERS: dict[str, Layer] = {
 
 SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
 SCHEMES = ("unstructured", "block", "pattern", "filter")
-WEIGHT_STAGES = ("forward", "backward_data", "weight_grad", "update")
+# "backward" = backward_data + weight_grad back to back (compares with fused backward kernels such
+# as SparseProp's), "step" = forward + backward of the layer through autograd.
+WEIGHT_STAGES = ("forward", "backward_data", "weight_grad", "update", "backward", "step")
 ACTGRAD_RATES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
 ACTGRAD_STAGES = ("front_end", "backward_data", "weight_grad", "backward")
 # "actgrad": the method (DBTD + stochastic pruning, front end paid by every stage; the density it
@@ -63,6 +65,9 @@ THREADS = (1, 2)  # 2 = every core of the reference machine; "all" resolves to o
 # Baselines every record is compared with (measurement.md): PyTorch's own dense CPU kernels and
 # torch.sparse CSR on the lowered problem.
 BASELINES = ("torch-dense", "torch-sparse")
+# Other projects' kernels measured beside ours where they apply (sparsebench.peers): SparseProp on
+# unstructured weights, stages forward / backward / step, in a child process.
+PEERS = ("sparseprop",)
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,9 @@ def agree(k: Any, r: Any, rule: Rule, where: str = "") -> None:
                 f"(rtol={rule.rtol:.3g}, atol={rule.atol:.3g}; {rule.why})"
             )
         return
+    if r is None or k is None:  # kernels that work in place return nothing
+        assert k is None and r is None, f"{where}: got {k!r} vs recorded {r!r}"
+        return
     if isinstance(r, float) and isinstance(k, float) and math.isnan(r) and math.isnan(k):
         return
     if rule.exact or isinstance(r, (int, np.integer)):

@@ -32,7 +32,12 @@ def _select(args: argparse.Namespace) -> list[catalogue.BenchCase]:
             and (not args.sparsity or any(abs(c.sparsity - s) < 1e-9 for s in args.sparsity))
         )
 
-    return [c for c in cases if keep(c)]
+    out = [c for c in cases if keep(c)]
+    if getattr(args, "peers", None):  # --peers: only the cases a peer baseline applies to
+        from ..peers import applies
+
+        out = [c for c in out if applies(c)]
+    return out
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -47,9 +52,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.list:
         print("\n".join(c.id for c in cases))
         return 0
+    from ..peers import applies, status
+
+    peers = args.peers is not False
+    if peers and any(applies(c) for c in cases):
+        st = status()
+        print(f"peers: {st['reason'] if st['installed'] else 'sparseprop is not installed: its rows say so (' + st['reason'] + ')'}",
+              file=sys.stderr)
     t0 = time.perf_counter()
     path = run_cases(cases, results_dir=Path(args.results), out=Path(args.out) if args.out else None,
-                     rounds=args.rounds, progress=None if args.quiet else _progress)
+                     rounds=args.rounds, progress=None if args.quiet else _progress, peers=peers,
+                     peer_timeout_s=args.peer_timeout)
     print(speedup_table(load_records(path)))
     print(f"\n{len(cases)} cases in {time.perf_counter() - t0:.0f} s; records: {path}")
     return 0
@@ -96,6 +109,21 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", action="append", type=int)
 
 
+def _cmd_peers(args: argparse.Namespace) -> int:
+    from ..peers import sparseprop as sp
+
+    if args.action == "install":
+        return sp.install(dry_run=args.dry_run)
+    st = sp.status()
+    print(st["reason"])
+    if st["installed"] and args.check:
+        import subprocess
+
+        # import in a fresh process (its extension loads its own OpenMP runtime)
+        return subprocess.call([sys.executable, "-c", "import backend, sparseprop.modules"])
+    return 0 if st["installed"] or not args.check else 1
+
+
 def add_commands(sub) -> None:
     p = sub.add_parser("run", help="measure catalogue cases against torch-dense / torch-sparse")
     _add_selection(p)
@@ -104,6 +132,13 @@ def add_commands(sub) -> None:
     p.add_argument("--out", help="result file (default results/<machine>/<time>-<commit>.json)")
     p.add_argument("--list", action="store_true", help="list the selected cases and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--peers", action="store_true", default=None,
+                   help="only the cases a peer baseline (SparseProp) applies to: unstructured weights, stages "
+                        "forward/backward/step (peers are measured by default wherever they apply)")
+    g.add_argument("--no-peers", dest="peers", action="store_false", help="do not run peer baselines")
+    p.add_argument("--peer-timeout", type=float, default=None,
+                   help="seconds a peer child may take for one case before it is killed (default 240)")
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("table", help="speedup table and break-even sparsities from stored records")
     p.add_argument("paths", nargs="*", help="result files or directories (default: results/)")
@@ -114,3 +149,9 @@ def add_commands(sub) -> None:
     p.add_argument("--results", default="results")
     p.add_argument("--out", help="result file (default results/pytest-benchmark/<name>.json)")
     p.set_defaults(func=_cmd_import)
+    p = sub.add_parser("peers", help="peer baselines (SparseProp): install or show status")
+    p.add_argument("action", choices=("status", "install"), nargs="?", default="status",
+                   help="install: build sparseprop==0.1.14 against the installed torch (pinned, no build isolation)")
+    p.add_argument("--dry-run", action="store_true", help="print the pip commands only")
+    p.add_argument("--check", action="store_true", help="status: exit 1 unless installed and importable")
+    p.set_defaults(func=_cmd_peers)

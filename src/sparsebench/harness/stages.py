@@ -72,7 +72,39 @@ def _torch_dense(shape, x, wm, dy) -> dict[str, Callable[[], Any]]:
     opt = torch.optim.SGD([param], lr=0.01, momentum=0.9, weight_decay=5e-4)
     opt.step()  # creates the momentum buffer
     stages["update"] = opt.step
+    stages["backward"] = _chain(stages["backward_data"], stages["weight_grad"])
+    if isinstance(shape, Conv2dShape):
+        layer = torch.nn.Conv2d(shape.cin, shape.cout, (shape.kh, shape.kw), stride=shape.stride,
+                                padding=shape.padding, bias=False)
+    else:
+        layer = torch.nn.Linear(shape.in_features, shape.out_features, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(wm)
+    stages["step"] = _autograd_step(layer, x, dy)
     return stages
+
+
+def _chain(*fns: Callable[[], Any]) -> Callable[[], Any]:
+    """The stages back to back (e.g. backward = backward_data then weight_grad)."""
+
+    def run():
+        return [fn() for fn in fns]
+
+    return run
+
+
+def _autograd_step(layer: torch.nn.Module, x: torch.Tensor, dy: torch.Tensor) -> Callable[[], Any]:
+    """Forward + backward of a bias-free layer through autograd: dX and the weight gradient."""
+    xg = x.detach().clone().requires_grad_(True)
+
+    def step():
+        xg.grad = None
+        for p in layer.parameters():
+            p.grad = None
+        layer(xg).backward(dy)
+        return xg.grad
+
+    return step
 
 
 def _torch_sparse(shape, x, wm, dy) -> dict[str, Callable[[], Any]]:
@@ -115,14 +147,17 @@ def _torch_sparse(shape, x, wm, dy) -> dict[str, Callable[[], Any]]:
         def weight_grad():
             return torch.sparse.sampled_addmm(mask_csr, dy.t().contiguous(), x, beta=0.0)
 
-    return {"forward": forward, "backward_data": backward_data, "weight_grad": weight_grad}
+    return {"forward": forward, "backward_data": backward_data, "weight_grad": weight_grad,
+            "backward": _chain(backward_data, weight_grad), "step": _chain(forward, backward_data, weight_grad)}
 
 
 # --- builders per suite ------------------------------------------------------------------------
 
 
-def _weight_sparse(case: BenchCase) -> StageBench:
-    from ..sparse import ConvGeometry, get_scheme
+def _masked_problem(case: BenchCase):
+    """Inputs, mask and masked dense weight of a weight-sparse case (deterministic per case, so a
+    child process rebuilds exactly the same problem)."""
+    from ..sparse import get_scheme
 
     try:
         scheme = get_scheme(case.scheme)
@@ -132,35 +167,105 @@ def _weight_sparse(case: BenchCase) -> StageBench:
     if not scheme.supports(tuple(w.shape)):
         raise Unavailable(f"scheme {case.scheme!r} is not defined for weight shape {tuple(w.shape)}")
     mask, reached = scheme.make_mask(w, case.sparsity, by="magnitude", generator=gen)
-    wm = w * mask
+    return scheme, shape, x, w, dy, mask, reached, w * mask
+
+
+def mask_digest(mask: torch.Tensor) -> str:
+    """Short fingerprint of a mask, to check two processes measured the same one."""
+    import hashlib
+
+    return hashlib.sha1(mask.to(torch.bool).contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+_STAGE_ACTS = {"forward": "x", "backward_data": "dy", "weight_grad": "x dy", "update": "", "backward": "x dy",
+               "step": "x dy"}
+
+
+def _acts(stage: str, x: torch.Tensor, dy: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    return tuple({"x": x, "dy": dy}[a] for a in _STAGE_ACTS[stage].split())
+
+
+def _weight_sparse(case: BenchCase) -> StageBench:
+    from ..sparse import ConvGeometry
+    from ..sparse.modules import SparseConv2d, SparseLinear
+
+    scheme, shape, x, w, dy, mask, reached, wm = _masked_problem(case)
     sw = scheme.from_dense(w, mask)
     geom = ConvGeometry(shape.stride, shape.padding) if isinstance(shape, Conv2dShape) else None
     t = case.threads
     grad_values = torch.randn_like(sw.values)
     momentum = torch.zeros_like(sw.values)
+
+    def bdata():
+        return sw.backward_data(dy, tuple(x.shape), geom, threads=t)
+
+    def wgrad():
+        return sw.weight_grad_sampled(x, dy, geom, threads=t)
+
+    def step():
+        # our autograd layer (forward, then weight_grad + backward_data), like torch's and SparseProp's
+        if isinstance(shape, Conv2dShape):
+            layer = SparseConv2d(shape.cin, shape.cout, shape.kh, shape.stride, shape.padding, bias=False,
+                                 scheme=case.scheme, mask=mask, weight=w, threads=t)
+        else:
+            layer = SparseLinear(shape.in_features, shape.out_features, bias=False, scheme=case.scheme, mask=mask,
+                                 weight=w, threads=t)
+        return _autograd_step(layer, x, dy)
+
     ours = {
         "forward": lambda: sw.forward(x, geom, threads=t),
-        "backward_data": lambda: sw.backward_data(dy, tuple(x.shape), geom, threads=t),
-        "weight_grad": lambda: sw.weight_grad_sampled(x, dy, geom, threads=t),
+        "backward_data": bdata,
+        "weight_grad": wgrad,
+        "backward": _chain(bdata, wgrad),
         "update": lambda: sw.sgd_update(grad_values, momentum, lr=0.01, momentum=0.9, weight_decay=5e-4, threads=t),
     }
-    impls = {OURS: ours[case.stage], "torch-dense": _torch_dense(shape, x, wm, dy)[case.stage]}
+    if case.stage not in (*ours, "step"):
+        raise Unavailable(f"weight-sparse stage {case.stage!r} is not defined")
+    impls = {OURS: step() if case.stage == "step" else ours[case.stage],
+             "torch-dense": _torch_dense(shape, x, wm, dy)[case.stage]}
     sparse_stages = _torch_sparse(shape, x, wm, dy) if case.stage != "update" else {}
     if case.stage in sparse_stages:
         impls["torch-sparse"] = sparse_stages[case.stage]
     density = 1.0 - reached
-    acts = {"forward": (x,), "backward_data": (dy,), "weight_grad": (x, dy), "update": ()}[case.stage]
+    acts = _acts(case.stage, x, dy)
+    update = case.stage == "update"
     return StageBench(
         impls=impls,
         dense_flops=dense_flops(shape, case.stage),
         effective_flops=effective_flops(shape, case.stage, weight_density=density),
         tensor_bytes={
             # update holds weights, gradient and momentum: three weight-sized tensors
-            OURS: sw.tensor_bytes() + tensor_bytes(*acts) + (tensor_bytes(grad_values, momentum) if case.stage == "update" else 0),
-            "torch-dense": tensor_bytes(wm, *acts) * (3 if case.stage == "update" else 1),
+            OURS: sw.tensor_bytes() + tensor_bytes(*acts) + (tensor_bytes(grad_values, momentum) if update else 0),
+            "torch-dense": tensor_bytes(wm, *acts) * (3 if update else 1),
             "torch-sparse": tensor_bytes(wm.reshape(wm.shape[0], -1).to_sparse_csr(), *acts),
         },
-        info={"sparsity_reached": reached, "nnz": sw.nnz},
+        info={"sparsity_reached": reached, "nnz": sw.nnz, "mask_digest": mask_digest(mask)},
+    )
+
+
+def build_peer(case: BenchCase, peer: str = "sparseprop") -> StageBench:
+    """The peer's callable beside torch-dense for one case, on the same mask as ours: what the
+    peer's child process times interleaved (raises Unavailable if the peer cannot run it)."""
+    from ..peers import sparseprop as sp
+
+    if peer != sp.PEER:
+        raise Unavailable(f"unknown peer {peer!r}")
+    if case.suite != "weight_sparse" or case.scheme != "unstructured" or case.stage not in sp.PEER_STAGES:
+        raise Unavailable(f"{peer} has no {case.suite}/{case.scheme}/{case.stage} stage "
+                          f"(unstructured weights, stages {', '.join(sp.PEER_STAGES)})")
+    _, shape, x, w, dy, mask, reached, wm = _masked_problem(case)
+    try:
+        peer_impls, info = sp.stage_callables(shape, x, wm, dy)
+    except sp.PeerUnavailable as exc:
+        raise Unavailable(str(exc)) from exc
+    nnz = int(mask.sum())
+    acts = _acts(case.stage, x, dy)
+    return StageBench(
+        impls={peer: peer_impls[case.stage], "torch-dense": _torch_dense(shape, x, wm, dy)[case.stage]},
+        dense_flops=dense_flops(shape, case.stage),
+        effective_flops=effective_flops(shape, case.stage, weight_density=1.0 - reached),
+        tensor_bytes={peer: info["sparseprop_bytes"] + tensor_bytes(*acts), "torch-dense": tensor_bytes(wm, *acts)},
+        info={"sparsity_reached": reached, "nnz": nnz, "mask_digest": mask_digest(mask), **info},
     )
 
 

@@ -46,34 +46,86 @@ def break_even_label(points: dict[float, float]) -> str:
     return f"<={be:.2f}" if be == min(points) and be > 0 else f"{be:.2f}"
 
 
+PEER_STATUS = {
+    "not-installed": "not installed",
+    "import-error": "import error",
+    "timeout": "timeout",
+    "mask-mismatch": "mask differs",
+    "unavailable": "n/a",
+    "error": "error",
+    "protocol": "error",
+}
+
+
+def peer_status(records: Iterable[dict]) -> dict[tuple, str]:
+    """(machine, case id, impl) -> short status of a peer that gave no timing ("not installed",
+    "SIGSEGV", "timeout", ...), where that is newer than any timing of the same case."""
+    newest: dict[tuple, dict] = {}
+    for r in records:
+        if r.get("kind") not in ("stage", "peer-error"):
+            continue
+        c = r["case"]
+        key = (r["machine"].get("id"), c.get("id"), c.get("impl"))
+        if key not in newest or r["created"] >= newest[key]["created"]:
+            newest[key] = r
+    out = {}
+    for key, r in newest.items():
+        if r["kind"] == "peer-error":
+            m = r["metrics"]
+            out[key] = m.get("signal") or PEER_STATUS.get(m.get("status"), m.get("status") or "error")
+    return out
+
+
+def _cell(value, eff, width: int = 16) -> str:
+    if value is None:
+        return f"{'-':>{width}}"
+    if isinstance(value, str):
+        return f"{value[:width]:>{width}}"
+    text = f"{value:.2f}" + (f" ({eff:.2f})" if eff is not None else "")
+    return f"{text:>{width}}"
+
+
 def speedup_table(records: Iterable[dict]) -> str:
+    records = list(records)
     recs = latest(records)
-    if not recs:
+    status = peer_status(records)
+    if not recs and not status:
         return "no stage records found"
-    # (machine, suite, layer, stage, scheme, threads) -> sparsity -> impl -> speedup
-    grid: dict[tuple, dict[float, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    # (machine, suite, layer, stage, scheme, threads) -> sparsity -> impl -> (speedup or status, efficiency)
+    grid: dict[tuple, dict[float, dict[str, tuple]]] = defaultdict(lambda: defaultdict(dict))
     for r in recs:
         c, m = r["case"], r["metrics"]
+        if (r["machine"].get("id"), c.get("id"), c.get("impl")) in status:
+            continue
         key = (r["machine"].get("id"), c["suite"], c["layer"], c["stage"], c["scheme"], c["threads"])
         val = m.get("speedup_vs_torch_dense")
         if val is None and m.get("gbytes_per_s") is not None:
             val = m["gbytes_per_s"]
-        grid[key][c["sparsity"]][c["impl"]] = val
+        eff = m.get("efficiency") if c["suite"] == "weight_sparse" and c["impl"] != "torch-dense" else None
+        grid[key][c["sparsity"]][c["impl"]] = (val, eff)
+    for (machine, case_id, impl), text in status.items():
+        parts = case_id.split("/")  # suite/layer/scheme/stage/s<x>/t<n>
+        if len(parts) != 6:
+            continue
+        suite, layer, scheme, stage, s, t = parts
+        key = (machine, suite, layer, stage, scheme, int(t[1:]))
+        grid[key][float(s[1:])][impl] = (text, None)
     impls = [i for i in IMPL_ORDER if any(i in d for g in grid.values() for d in g.values())]
     lines = []
     header = f"{'layer':<15} {'stage':<14} {'scheme':<13} {'thr':>3} {'sparsity':>8}  " + "  ".join(
-        f"{i:>14}" for i in impls
+        f"{i:>16}" for i in impls
     )
     current_machine = None
     for key in sorted(grid):
         machine, suite, layer, stage, scheme, threads = key
         if machine != current_machine:
-            lines += ["", f"machine {machine}: speedup over torch-dense (front_end rows: GB/s)", header,
+            lines += ["", f"machine {machine}: speedup over torch-dense (efficiency = speedup / FLOP reduction); "
+                      "peers' ratios come from their own child process; front_end rows: GB/s", header,
                       "-" * len(header)]
             current_machine = machine
         for s in sorted(grid[key]):
             row = grid[key][s]
-            cells = "  ".join(f"{row[i]:>14.2f}" if row.get(i) is not None else f"{'-':>14}" for i in impls)
+            cells = "  ".join(_cell(*row.get(i, (None, None))) for i in impls)
             lines.append(f"{layer:<15} {stage:<14} {scheme:<13} {threads:>3} {s:>8.2f}  {cells}")
     lines += ["", break_even_table(recs)]
     return "\n".join(lines)

@@ -4,6 +4,7 @@ Definitions (dense/effective FLOPs, speedup, efficiency) follow design/measureme
 """
 
 from .flops import (
+    COMPOSITE_STAGES,
     SGD_UPDATE_FLOPS_PER_WEIGHT,
     STAGES,
     Conv2dShape,
@@ -44,6 +45,7 @@ __all__ = [
     "measure_peak_delta",
     "tensor_bytes",
     "STAGES",
+    "COMPOSITE_STAGES",
     "SGD_UPDATE_FLOPS_PER_WEIGHT",
     "Conv2dShape",
     "LinearShape",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "STAGES",
+    "COMPOSITE_STAGES",
     "SGD_UPDATE_FLOPS_PER_WEIGHT",
     "Conv2dShape",
     "LinearShape",
@@ -28,6 +29,12 @@ __all__ = [
 ]
 
 STAGES = ("forward", "backward_data", "weight_grad", "update")
+# Stages made of atomic ones, counted as the sum of their parts: "backward" = dX + dW (what a
+# fused backward kernel such as SparseProp's does), "step" = forward + backward of the layer.
+COMPOSITE_STAGES = {
+    "backward": ("backward_data", "weight_grad"),
+    "step": ("forward", "backward_data", "weight_grad"),
+}
 
 # SGD with momentum and weight decay, per weight element, as torch.optim.SGD does it
 # (dampening 0, no Nesterov), counting a multiply-add as 2 like the GEMMs:
@@ -130,6 +137,8 @@ def _check_stage(stage: str) -> None:
 
 
 def dense_flops(shape: Conv2dShape | LinearShape, stage: str) -> int:
+    if stage in COMPOSITE_STAGES:
+        return sum(dense_flops(shape, part) for part in COMPOSITE_STAGES[stage])
     _check_stage(stage)
     if stage == "update":
         return SGD_UPDATE_FLOPS_PER_WEIGHT * shape.weight_numel
@@ -157,6 +166,9 @@ def effective_flops(
     backward_data and weight_grad. When both are given they multiply, i.e. the expected count
     if the two zero patterns are independent.
     """
+    if stage in COMPOSITE_STAGES:
+        return sum(effective_flops(shape, part, weight_density=weight_density, grad_density=grad_density)
+                   for part in COMPOSITE_STAGES[stage])
     _check_stage(stage)
     _check_density("weight_density", weight_density)
     _check_density("grad_density", grad_density)

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from .. import catalogue
 from ..harness.table import break_even, break_even_label
+from ..measure import COMPOSITE_STAGES
 from .data import BASELINE, OURS, caption, median_curve, speedup_curves
 
 STAGE_ORDER = {"weight_sparse": catalogue.WEIGHT_STAGES, "actgrad": catalogue.ACTGRAD_STAGES}
@@ -100,7 +101,8 @@ def time_breakdown(recs, machine, info, threads, out: Path, target_s: float = 0.
         c = r["case"]
         if abs(float(c["sparsity"]) - s) < 1e-9:
             t[(c["scheme"], c["layer"])][(c["impl"], c["stage"])] = r["metrics"]["median_s"]
-    stages = catalogue.WEIGHT_STAGES
+    # atomic stages only: "backward" and "step" are sums of these and would be counted twice
+    stages = [st for st in catalogue.WEIGHT_STAGES if st not in COMPOSITE_STAGES]
     schemes = sorted({k[0] for k in t})
     totals = {}
     for scheme in schemes:
@@ -272,7 +274,7 @@ def machine_comparison(recs, infos: dict, out: Path, target_s: float = 0.9) -> l
     width = 0.8 / len(machines)
     for i, scheme in enumerate(schemes):
         ax = fig.add_subplot(nrows, ncols, i + 1)
-        stages = [st for st in (*catalogue.WEIGHT_STAGES, "backward") if st in vals[scheme]]
+        stages = [st for st in dict.fromkeys((*catalogue.WEIGHT_STAGES, "backward")) if st in vals[scheme]]
         for j, mid in enumerate(machines):
             ys = [median(vals[scheme][st][mid]) if vals[scheme][st][mid] else 0 for st in stages]
             ax.bar([k + j * width for k in range(len(stages))], ys, width,
