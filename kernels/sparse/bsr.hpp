@@ -142,8 +142,9 @@ struct Scratch {
     }
 };
 
-// Short copies / fills inline (a libc call per 13-32 float image row costs more than the copy);
-// long ones go to libc. GCC would turn the loops back into calls: keep it from doing so.
+// Zero fills of a few floats (the padding around each copied image row) are inline stores; long
+// fills and every copy go to libc (its short-copy paths beat a baseline-ISA loop). GCC would turn
+// the loop back into a memset call: keep it from doing so.
 #if defined(__GNUC__) && !defined(__clang__)
 #define SB_NO_LIBCALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
 #else
@@ -151,19 +152,15 @@ struct Scratch {
 #endif
 
 SB_NO_LIBCALL inline void zero_floats(float* __restrict p, int64_t n) {
-    if (n >= 256) {
+    if (n >= 32) {
         std::memset(p, 0, sizeof(float) * size_t(n));
         return;
     }
     for (int64_t i = 0; i < n; ++i) p[i] = 0.0f;
 }
 
-SB_NO_LIBCALL inline void copy_floats(float* __restrict d, const float* __restrict s, int64_t n) {
-    if (n >= 256) {
-        std::memcpy(d, s, sizeof(float) * size_t(n));
-        return;
-    }
-    for (int64_t i = 0; i < n; ++i) d[i] = s[i];
+inline void copy_floats(float* __restrict d, const float* __restrict s, int64_t n) {
+    if (n > 0) std::memcpy(d, s, sizeof(float) * size_t(n));
 }
 
 // x (N, xC, H, W) -> xv (npad, nph, PS). Packed channel c < nreal comes from x channel
@@ -187,23 +184,20 @@ inline void pack_input(const ConvGeom& g, const float* x, int64_t xC, const int6
         const int64_t jhi = std::max(jlo, std::min(g.Wv, (g.W - 1 + g.p - b) >= 0 ? (g.W - 1 + g.p - b) / g.s + 1 : 0));
         int64_t ilo, ihi;
         g.phase_rows(ph, ilo, ihi);
-        zero_floats(dst, ilo * g.RL);
-        // Image-major: each image's (H, W) block of this channel is read contiguously.
-        for (int64_t n = 0; n < g.N; ++n) {
-            const float* srcn = x + (n * xC + ci) * g.H * g.W;
-            for (int64_t i = ilo; i < ihi; ++i) {
-                const float* src = srcn + (i * g.s + a - g.p) * g.W;
+        // One streaming fill of the plane, then the copies (cheaper than many short padding fills).
+        zero_floats(dst, g.PS);
+        for (int64_t i = ilo; i < ihi; ++i) {
+            const int64_t h = i * g.s + a - g.p;
+            for (int64_t n = 0; n < g.N; ++n) {
+                const float* src = x + ((n * xC + ci) * g.H + h) * g.W;
                 float* d = dst + i * g.RL + n * g.Wv;
-                zero_floats(d, jlo);
                 if (g.s == 1) {
                     copy_floats(d + jlo, src + (jlo - g.p), jhi - jlo);
                 } else {
                     for (int64_t j = jlo; j < jhi; ++j) d[j] = src[j * g.s + b - g.p];
                 }
-                zero_floats(d + jhi, g.Wv - jhi);
             }
         }
-        zero_floats(dst + ihi * g.RL, g.PS - ihi * g.RL);
     }
 }
 
@@ -245,14 +239,10 @@ inline void pack_dy(const ConvGeom& g, const float* dy, int64_t dC, const int64_
             continue;
         }
         const int64_t co = cmap ? cmap[c] : c;
-        zero_floats(d, g.max_off);
-        for (int64_t n = 0; n < g.N; ++n)
-            for (int64_t ho = 0; ho < g.Ho; ++ho) {
-                float* e = d + g.max_off + ho * g.RL + n * g.Wv;
-                copy_floats(e, dy + ((n * dC + co) * g.Ho + ho) * g.Wo, g.Wo);
-                zero_floats(e + g.Wo, g.Wv - g.Wo);
-            }
-        zero_floats(d + g.max_off + g.Lq, g.DS - g.max_off - g.Lq);
+        zero_floats(d, g.DS);
+        for (int64_t ho = 0; ho < g.Ho; ++ho)
+            for (int64_t n = 0; n < g.N; ++n)
+                copy_floats(d + g.max_off + ho * g.RL + n * g.Wv, dy + ((n * dC + co) * g.Ho + ho) * g.Wo, g.Wo);
     }
 }
 
