@@ -94,7 +94,7 @@ py::object forward(py::object x_obj, py::object values, py::object gptr, py::obj
     {
         py::gil_scoped_release nogil;
         auto d = deltas(P, g);
-        FloatBuf xv(P.w.Cin * g.nph * g.PS), yext(P.w.Cout * g.Lqr);
+        Scratch xv(0, P.w.Cin * g.nph * g.PS), yext(1, P.w.Cout * g.Lqr);
         pack_input(g, xp, xv.p, P.w.Cin, o.threads);
         pattern_for(Isa(o.isa)).forward(P.w.Cout, P.NP, P.gptr.data(), P.kci.data(), P.values.data(), d.data(), xv.p,
                                         g.nph * g.PS, yext.p, g.Lqr, qc, o.threads);
@@ -159,7 +159,7 @@ py::object backward_data(py::object dy_obj, py::object values, py::object gptr, 
             rlo[ph] = round_down(lo * g.RL, 16);
             rhi[ph] = std::max(rlo[ph], std::min(g.PS, round_up(hi * g.RL, 16)));
         }
-        FloatBuf dye(Cout * g.DS), dxv(Cin * g.nph * g.PS);
+        Scratch dye(0, Cout * g.DS), dxv(1, Cin * g.nph * g.PS);
         pack_dy(g, dyp, dye.p, Cout, o.threads);
         pattern_for(Isa(o.isa)).backward_data(Cin, NP, g.nph, tptr.data(), tco.data(), tk.data(), P.values.data(),
                                               pcnt.data(), ptap.data(), pdy.data(), dye.p, g.DS, dxv.p, g.PS,
@@ -192,7 +192,7 @@ py::object weight_grad(py::object x_obj, py::object dy_obj, py::object gptr, py:
     {
         py::gil_scoped_release nogil;
         auto d = deltas(P, g);
-        FloatBuf xv(P.w.Cin * g.nph * g.PS), dye(P.w.Cout * g.DS);
+        Scratch xv(0, P.w.Cin * g.nph * g.PS), dye(1, P.w.Cout * g.DS);
         pack_input(g, xp, xv.p, P.w.Cin, o.threads);
         pack_dy(g, dyp, dye.p, P.w.Cout, o.threads);
         pattern_for(Isa(o.isa)).weight_grad(P.w.Cout, P.NP, P.gptr.data(), P.kci.data(), d.data(), xv.p, g.nph * g.PS,

@@ -51,6 +51,16 @@ struct FloatBuf {
     FloatBuf(const FloatBuf&) = delete;
     FloatBuf& operator=(const FloatBuf&) = delete;
     FloatBuf(FloatBuf&& o) noexcept : p(o.p), n(o.n) { o.p = nullptr; o.n = 0; }
+    FloatBuf& operator=(FloatBuf&& o) noexcept {
+        if (this != &o) {
+            std::free(p);
+            p = o.p;
+            n = o.n;
+            o.p = nullptr;
+            o.n = 0;
+        }
+        return *this;
+    }
     ~FloatBuf() { std::free(p); }
 };
 
@@ -88,28 +98,101 @@ inline ConvGeom make_geom(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t 
     return g;
 }
 
-// x (N, Cin, H, W) -> xv (Cin_pad, nph, PS); channels >= Cin are zero planes.
-inline void pack_input(const ConvGeom& g, const float* x, float* xv, int64_t cin_pad, int threads) {
-    const int64_t nplanes = cin_pad * g.nph;
+// Grow-only per-thread scratch buffers (one per slot), reused across calls so the kernels never
+// re-fault fresh pages (~3 us per 4 KiB page on this VM) or re-zero what they overwrite. Each
+// calling thread owns its slots (the GIL is released around kernels, so two Python threads may
+// run at once); OpenMP workers never allocate. Requests above kWsCap floats get a private buffer
+// freed at the end of the call, so the cache never holds more than kSlots * kWsCap floats per thread.
+constexpr int kWsSlots = 4;
+constexpr int64_t kWsCap = int64_t(1) << 27;  // 512 MiB per slot
+
+struct WsSlot {
+    float* p = nullptr;
+    int64_t cap = 0;
+    ~WsSlot() { std::free(p); }
+};
+
+inline WsSlot* ws_slots() {
+    thread_local WsSlot slots[kWsSlots];
+    return slots;
+}
+
+// A float scratch buffer of at least count floats, uninitialized (contents of earlier calls).
+struct Scratch {
+    float* p = nullptr;
+    FloatBuf own;
+    Scratch(int slot, int64_t count) {
+        if (count <= 0) return;
+        if (count > kWsCap) {
+            own = FloatBuf(count);
+            p = own.p;
+            return;
+        }
+        WsSlot& s = ws_slots()[slot];
+        if (s.cap < count) {
+            std::free(s.p);
+            s.p = nullptr;
+            s.cap = 0;
+            const int64_t want = std::min(kWsCap, round_up(count + count / 4, 1024));
+            s.p = static_cast<float*>(std::aligned_alloc(64, size_t(want) * 4));
+            if (!s.p) throw std::bad_alloc();
+            s.cap = want;
+        }
+        p = s.p;
+    }
+};
+
+// Zero fills of a few floats (the padding around each copied image row) are inline stores; long
+// fills and every copy go to libc (its short-copy paths beat a baseline-ISA loop). GCC would turn
+// the loop back into a memset call: keep it from doing so.
+#if defined(__GNUC__) && !defined(__clang__)
+#define SB_NO_LIBCALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define SB_NO_LIBCALL
+#endif
+
+SB_NO_LIBCALL inline void zero_floats(float* __restrict p, int64_t n) {
+    if (n >= 32) {
+        std::memset(p, 0, sizeof(float) * size_t(n));
+        return;
+    }
+    for (int64_t i = 0; i < n; ++i) p[i] = 0.0f;
+}
+
+inline void copy_floats(float* __restrict d, const float* __restrict s, int64_t n) {
+    if (n > 0) std::memcpy(d, s, sizeof(float) * size_t(n));
+}
+
+// x (N, xC, H, W) -> xv (npad, nph, PS). Packed channel c < nreal comes from x channel
+// cmap ? cmap[c] : c; channels in [nreal, npad) are zero planes. Only the padding around the
+// copied pixels is zeroed (each value is written once).
+inline void pack_input(const ConvGeom& g, const float* x, int64_t xC, const int64_t* cmap, int64_t nreal, float* xv,
+                       int64_t npad, int threads) {
+    const int64_t nplanes = npad * g.nph;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t pl = 0; pl < nplanes; ++pl) {
         float* dst = xv + pl * g.PS;
-        std::memset(dst, 0, sizeof(float) * g.PS);
-        const int64_t ci = pl / g.nph, ph = pl % g.nph;
-        if (ci >= g.Cin) continue;
+        const int64_t c = pl / g.nph, ph = pl % g.nph;
+        if (c >= nreal) {
+            zero_floats(dst, g.PS);
+            continue;
+        }
+        const int64_t ci = cmap ? cmap[c] : c;
         const int64_t a = ph / g.s, b = ph % g.s;
         // Columns j whose input column w = j*s + b - p lies in [0, W).
-        const int64_t jlo = g.p - b > 0 ? (g.p - b + g.s - 1) / g.s : 0;
-        const int64_t jhi = std::min(g.Wv, (g.W - 1 + g.p - b) >= 0 ? (g.W - 1 + g.p - b) / g.s + 1 : 0);
+        const int64_t jlo = std::min(g.Wv, g.p - b > 0 ? (g.p - b + g.s - 1) / g.s : 0);
+        const int64_t jhi = std::max(jlo, std::min(g.Wv, (g.W - 1 + g.p - b) >= 0 ? (g.W - 1 + g.p - b) / g.s + 1 : 0));
         int64_t ilo, ihi;
         g.phase_rows(ph, ilo, ihi);
+        // One streaming fill of the plane, then the copies (cheaper than many short padding fills).
+        zero_floats(dst, g.PS);
         for (int64_t i = ilo; i < ihi; ++i) {
             const int64_t h = i * g.s + a - g.p;
             for (int64_t n = 0; n < g.N; ++n) {
-                const float* src = x + ((n * g.Cin + ci) * g.H + h) * g.W;
+                const float* src = x + ((n * xC + ci) * g.H + h) * g.W;
                 float* d = dst + i * g.RL + n * g.Wv;
                 if (g.s == 1) {
-                    if (jhi > jlo) std::memcpy(d + jlo, src + (jlo - g.p), sizeof(float) * (jhi - jlo));
+                    copy_floats(d + jlo, src + (jlo - g.p), jhi - jlo);
                 } else {
                     for (int64_t j = jlo; j < jhi; ++j) d[j] = src[j * g.s + b - g.p];
                 }
@@ -118,49 +201,79 @@ inline void pack_input(const ConvGeom& g, const float* x, float* xv, int64_t cin
     }
 }
 
-// yext (Cout_pad, Lqr) -> y (N, Cout, Ho, Wo)
-inline void unpack_output(const ConvGeom& g, const float* yext, float* y, int threads) {
+inline void pack_input(const ConvGeom& g, const float* x, float* xv, int64_t cin_pad, int threads) {
+    pack_input(g, x, g.Cin, nullptr, g.Cin, xv, cin_pad, threads);
+}
+
+// yext (rows, Lqr) -> y (N, yC, Ho, Wo): channel co takes row rmap ? rmap[co] : co, or zeros
+// where rmap[co] < 0.
+inline void unpack_output(const ConvGeom& g, const float* yext, float* y, int64_t yC, const int64_t* rmap,
+                          int threads) {
 #pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
     for (int64_t n = 0; n < g.N; ++n)
-        for (int64_t co = 0; co < g.Cout; ++co) {
-            float* d = y + (n * g.Cout + co) * g.Ho * g.Wo;
-            const float* src = yext + co * g.Lqr + n * g.Wv;
-            for (int64_t ho = 0; ho < g.Ho; ++ho) std::memcpy(d + ho * g.Wo, src + ho * g.RL, sizeof(float) * g.Wo);
+        for (int64_t co = 0; co < yC; ++co) {
+            float* d = y + (n * yC + co) * g.Ho * g.Wo;
+            const int64_t r = rmap ? rmap[co] : co;
+            if (r < 0) {
+                zero_floats(d, g.Ho * g.Wo);
+                continue;
+            }
+            const float* src = yext + r * g.Lqr + n * g.Wv;
+            for (int64_t ho = 0; ho < g.Ho; ++ho) copy_floats(d + ho * g.Wo, src + ho * g.RL, g.Wo);
         }
 }
 
-// dy (N, Cout, Ho, Wo) -> dye (Cout_pad, DS): value at max_off + ho*RL + n*Wv + wo, zeros elsewhere.
-inline void pack_dy(const ConvGeom& g, const float* dy, float* dye, int64_t cout_pad, int threads) {
+inline void unpack_output(const ConvGeom& g, const float* yext, float* y, int threads) {
+    unpack_output(g, yext, y, g.Cout, nullptr, threads);
+}
+
+// dy (N, dC, Ho, Wo) -> dye (npad, DS): row c < nreal holds dy channel cmap ? cmap[c] : c at
+// max_off + ho*RL + n*Wv + wo, zeros elsewhere; rows in [nreal, npad) are zero.
+inline void pack_dy(const ConvGeom& g, const float* dy, int64_t dC, const int64_t* cmap, int64_t nreal, float* dye,
+                    int64_t npad, int threads) {
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t co = 0; co < cout_pad; ++co) {
-        float* d = dye + co * g.DS;
-        std::memset(d, 0, sizeof(float) * g.DS);
-        if (co >= g.Cout) continue;
+    for (int64_t c = 0; c < npad; ++c) {
+        float* d = dye + c * g.DS;
+        if (c >= nreal) {
+            zero_floats(d, g.DS);
+            continue;
+        }
+        const int64_t co = cmap ? cmap[c] : c;
+        zero_floats(d, g.DS);
         for (int64_t ho = 0; ho < g.Ho; ++ho)
             for (int64_t n = 0; n < g.N; ++n)
-                std::memcpy(d + g.max_off + ho * g.RL + n * g.Wv, dy + ((n * g.Cout + co) * g.Ho + ho) * g.Wo,
-                            sizeof(float) * g.Wo);
+                copy_floats(d + g.max_off + ho * g.RL + n * g.Wv, dy + ((n * dC + co) * g.Ho + ho) * g.Wo, g.Wo);
     }
 }
 
-// dxv (Cin_pad, nph, PS), valid on each phase's real rows -> dx (N, Cin, H, W)
-inline void unpack_dx(const ConvGeom& g, const float* dxv, float* dx, int threads) {
+inline void pack_dy(const ConvGeom& g, const float* dy, float* dye, int64_t cout_pad, int threads) {
+    pack_dy(g, dy, g.Cout, nullptr, g.Cout, dye, cout_pad, threads);
+}
+
+// dxv (rows, nph, PS), valid on each phase's real rows -> dx (N, xC, H, W): channel ci takes
+// row rmap ? rmap[ci] : ci, or zeros where rmap[ci] < 0.
+inline void unpack_dx(const ConvGeom& g, const float* dxv, float* dx, int64_t xC, const int64_t* rmap, int threads) {
 #pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
     for (int64_t n = 0; n < g.N; ++n)
-        for (int64_t ci = 0; ci < g.Cin; ++ci) {
-            float* d = dx + (n * g.Cin + ci) * g.H * g.W;
+        for (int64_t ci = 0; ci < xC; ++ci) {
+            float* d = dx + (n * xC + ci) * g.H * g.W;
+            const int64_t r = rmap ? rmap[ci] : ci;
+            if (r < 0) {
+                zero_floats(d, g.H * g.W);
+                continue;
+            }
             for (int64_t h = 0; h < g.H; ++h) {
                 const int64_t a = (h + g.p) % g.s, i = (h + g.p) / g.s;
                 float* drow = d + h * g.W;
                 if (i >= g.Hrows) {
-                    std::memset(drow, 0, sizeof(float) * g.W);
+                    zero_floats(drow, g.W);
                     continue;
                 }
-                const float* base = dxv + (ci * g.nph + a * g.s) * g.PS + i * g.RL + n * g.Wv;
+                const float* base = dxv + (r * g.nph + a * g.s) * g.PS + i * g.RL + n * g.Wv;
                 if (g.s == 1) {
                     const int64_t nv = std::max<int64_t>(0, std::min(g.W, g.Wv - g.p));
-                    std::memcpy(drow, base + g.p, sizeof(float) * nv);
-                    for (int64_t w = nv; w < g.W; ++w) drow[w] = 0.0f;
+                    copy_floats(drow, base + g.p, nv);
+                    zero_floats(drow + nv, g.W - nv);
                 } else {
                     int64_t b = g.p % g.s, j = g.p / g.s;
                     for (int64_t w = 0; w < g.W; ++w) {
@@ -170,6 +283,10 @@ inline void unpack_dx(const ConvGeom& g, const float* dxv, float* dx, int thread
                 }
             }
         }
+}
+
+inline void unpack_dx(const ConvGeom& g, const float* dxv, float* dx, int threads) {
+    unpack_dx(g, dxv, dx, g.Cin, nullptr, threads);
 }
 
 // A list of row groups for the generic tile engine: group gi computes R output rows
@@ -185,10 +302,11 @@ struct RowGroups {
     int64_t ostride;
     const int64_t* qlo;      // per group
     const int64_t* qhi;      // per group
+    bool accumulate = false; // out += instead of out =
 };
 
 struct BsrKernels {
-    // Forward and backward-data of block-sparse conv / linear: R in {1, 2, 4, 8}.
+    // Forward and backward-data of block-sparse conv / linear: R in 1..8 (rows per group).
     void (*rows_spmm)(int R, const RowGroups& groups, const float* vals, const float* in, float* out,
                       int64_t qchunk, int threads);
     // grad[blk][i][j] = sum_{q < L} dye[(row0 + j) * DS + dy0 + q] * xv[(ci0 + i) * xstride + xdelta[tap] + q]
@@ -196,6 +314,11 @@ struct BsrKernels {
     void (*block_wgrad)(int64_t nbr, const int32_t* row_ptr, const int32_t* col, int bo, int bi, int64_t ncb,
                         const int64_t* xdelta, const float* xv, int64_t xstride, const float* dye, int64_t DS,
                         int64_t dy0, int64_t L, float* grad, int64_t qchunk, int threads);
+    // Dense weight gradient of a compacted (filter / channel pruned) conv, tap-major per (co, ci):
+    // grad[(co * nci + ci) * T + t] = sum_{q < L} dye[co * DS + dy0 + q] * xv[ci * xstride + xdelta[t] + q]
+    void (*dense_wgrad)(int64_t nco, int64_t nci, int64_t T, const int64_t* xdelta, const float* xv, int64_t xstride,
+                        const float* dye, int64_t DS, int64_t dy0, int64_t L, float* grad, int64_t qchunk,
+                        int threads);
     // torch.optim.SGD on stored values: d = g + wd * w; buf = momentum * buf + d; w = w - lr * buf.
     void (*sgd_update)(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd,
                        int threads);

@@ -8,6 +8,13 @@ stage runs as a smaller dense problem on torch's own kernels (oneDNN / MKL):
   weight-grad    dense conv2d_weight on the compacted x and dy: exactly the kept values.
 Nothing is gathered per weight element: the compact weight is updated in place by SGD, so there is
 no per-step gather of the weight either. This is the scheme that should sit nearest the ideal.
+
+Few kept filters. oneDNN blocks output channels by 16, so a compact conv with k << 16 kept filters
+runs at about k/16 of its rate (6 filters: ~40%). Conv weights with at most KERNEL_MAX_FILTERS kept
+filters therefore run on sparsebench's own direct-conv engine (filter_conv_* in
+kernels/bindings/bind_block.cpp: pixel-vectorized phase-plane tiles of up to 8 output rows), which
+folds the kept-channel gather into its input packing and the scatter / zero fill of pruned channels
+into its output unpacking (no torch index_select / index_copy_ passes).
 """
 
 from __future__ import annotations
@@ -23,6 +30,10 @@ from .structured_masks import FilterMask, filter_mask
 from .. import _kernels
 
 
+def _kw(kw: dict) -> dict:
+    return {k: kw[k] for k in ("threads", "isa", "qchunk") if k in kw}
+
+
 def _idx(t: torch.Tensor, n: int, name: str) -> torch.Tensor:
     t = torch.as_tensor(t).to(torch.int64).flatten()
     if t.numel() and (int(t.min()) < 0 or int(t.max()) >= n):
@@ -30,6 +41,9 @@ def _idx(t: torch.Tensor, n: int, name: str) -> torch.Tensor:
     if t.numel() > 1 and not bool((t[1:] > t[:-1]).all()):
         raise ValueError(f"{name} must be strictly increasing (sorted, no duplicates)")
     return t.contiguous()
+
+
+KERNEL_MAX_FILTERS = 8
 
 
 class FilterSparseWeight:
@@ -122,6 +136,11 @@ class FilterSparseWeight:
         return 4 * self.values.numel() + 8 * (self.out_idx.numel() + self.in_idx.numel())
 
     # --- stages ---------------------------------------------------------------------------------
+    def _use_kernel(self, *acts: torch.Tensor) -> bool:
+        """Conv weight with few kept filters, activations already contiguous (the kernel never copies)."""
+        return (len(self.shape) == 4 and 0 < len(self.out_idx) <= KERNEL_MAX_FILTERS
+                and all(a.ndim == 4 and a.is_contiguous() for a in acts))
+
     def _gather_in(self, x: torch.Tensor) -> torch.Tensor:
         return x if self._all_in else x.index_select(1, self.in_idx)
 
@@ -146,6 +165,11 @@ class FilterSparseWeight:
             g = geometry or ConvGeometry()
             ho, wo = g.out_hw(x.shape[2], x.shape[3], self.shape[2], self.shape[3])
             return x.new_zeros((x.shape[0], self.shape[0], ho, wo))
+        if self._use_kernel(x):
+            g = geometry or ConvGeometry()
+            y = _kernels.filter_conv_forward(x, self.compact, self.out_idx, self.in_idx, self.shape[0], g.stride,
+                                             g.padding, **_kw(kw))
+            return torch.from_numpy(y)
         xc = self._gather_in(x)
         if len(self.shape) == 2:
             yc = F.linear(xc, self.compact)
@@ -159,6 +183,11 @@ class FilterSparseWeight:
         x_shape = tuple(int(v) for v in x_shape)
         if self.nnz == 0 or x_shape[0] == 0:
             return dy.new_zeros(x_shape)
+        if self._use_kernel(dy):
+            g = geometry or ConvGeometry()
+            dx = _kernels.filter_conv_backward_data(dy, self.compact, self.out_idx, self.in_idx, list(x_shape),
+                                                    g.stride, g.padding, **_kw(kw))
+            return torch.from_numpy(dx)
         dyc = dy if self._all_out else dy.index_select(1, self.out_idx)
         cshape = (x_shape[0], len(self.in_idx), *x_shape[2:])
         if len(self.shape) == 2:
@@ -176,6 +205,11 @@ class FilterSparseWeight:
                             **kw: Any) -> torch.Tensor:
         if self.nnz == 0 or x.shape[0] == 0:
             return x.new_zeros(self.nnz)
+        if self._use_kernel(x, dy):
+            g = geometry or ConvGeometry()
+            gv = _kernels.filter_conv_weight_grad(x, dy, self.out_idx, self.in_idx, list(self.shape[2:]), g.stride,
+                                                  g.padding, **_kw(kw))
+            return torch.from_numpy(gv)
         xc = self._gather_in(x)
         dyc = dy if self._all_out else dy.index_select(1, self.out_idx)
         return dense_weight_grad(xc, dyc, self.compact_shape, geometry).reshape(-1)
