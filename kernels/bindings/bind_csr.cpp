@@ -326,27 +326,6 @@ void bind_csr(py::module_& m) {
         py::arg("isa") = py::none(), py::arg("threads") = 0, "SDDMM: (dy^T @ x) at the stored positions.");
 
     m.def(
-        "csr_sgd_update",
-        [](py::object w_obj, py::object g_obj, py::object b_obj, float lr, float momentum, float wd, py::object isa,
-           int threads) {
-            auto w = typed<float>(w_obj, "values", 1, true);
-            auto g = typed<float>(g_obj, "grad", 1);
-            auto b = typed<float>(b_obj, "momentum_buf", 1, true);
-            require_shape(g, "grad", {w.shape(0)});
-            require_shape(b, "momentum_buf", {w.shape(0)});
-            auto o = call_opts(isa, threads);
-            float* wp = w.mutable_data();
-            float* bp = b.mutable_data();
-            if (wp == bp || static_cast<const float*>(g.data()) == bp)
-                throw py::value_error("momentum_buf must not alias values or grad");
-            py::gil_scoped_release nogil;
-            csr_for(Isa(o.isa)).sgd_update(wp, g.data(), bp, w.shape(0), lr, momentum, wd, o.threads);
-        },
-        py::arg("values"), py::arg("grad"), py::arg("momentum_buf"), py::arg("lr"), py::arg("momentum"),
-        py::arg("weight_decay"), py::kw_only(), py::arg("isa") = py::none(), py::arg("threads") = 0,
-        "In place: d = g + wd*w; buf = momentum*buf + d; w -= lr*buf (torch.optim.SGD, dampening 0).");
-
-    m.def(
         "select_smallest_mask",
         [](py::object s_obj, int64_t nzero) {
             auto s = typed<float>(s_obj, "scores", -1);

@@ -10,6 +10,7 @@ void bind_csr(py::module_& m);
 void bind_block(py::module_& m);
 void bind_pattern(py::module_& m);
 void bind_actgrad_bwd(py::module_& m);
+void bind_update(py::module_& m);
 }
 
 namespace {
@@ -80,4 +81,5 @@ PYBIND11_MODULE(_kernels, m) {
     sb::bind::bind_block(m);
     sb::bind::bind_pattern(m);
     sb::bind::bind_actgrad_bwd(m);
+    sb::bind::bind_update(m);
 }

@@ -319,9 +319,6 @@ struct BsrKernels {
     void (*dense_wgrad)(int64_t nco, int64_t nci, int64_t T, const int64_t* xdelta, const float* xv, int64_t xstride,
                         const float* dye, int64_t DS, int64_t dy0, int64_t L, float* grad, int64_t qchunk,
                         int threads);
-    // torch.optim.SGD on stored values: d = g + wd * w; buf = momentum * buf + d; w = w - lr * buf.
-    void (*sgd_update)(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd,
-                       int threads);
 };
 
 SB_DECLARE_ISA_TABLE(BsrKernels, bsr)

@@ -49,9 +49,6 @@ struct CsrKernels {
     void (*linear_weight_grad_sampled)(int64_t B, int64_t in, int64_t out, const int32_t* row_ptr,
                                        const int32_t* col, const float* x, const float* dy, float* dval,
                                        int threads);
-    // torch.optim.SGD (dampening 0, no nesterov): d = g + wd*w; buf = m*buf + d; w -= lr*buf
-    void (*sgd_update)(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd,
-                       int threads);
 };
 
 SB_DECLARE_ISA_TABLE(CsrKernels, csr)

@@ -638,35 +638,9 @@ void linear_weight_grad_sampled(int64_t B, int64_t in, int64_t out, const int32_
     run_sddmm(out, row_ptr, offs, dyt, Lp, xt, in * Lp, 1, dval, threads);
 }
 
-void sgd_update(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd,
-                int threads) {
-    constexpr int64_t kChunk = 1 << 14;
-    const int64_t nch = cdiv(n, kChunk);
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t c = 0; c < nch; ++c) {
-        const int64_t s = c * kChunk, e = std::min(n, s + kChunk);
-        const F vlr = set1(lr), vm = set1(momentum), vwd = set1(wd);
-        int64_t i = s;
-        for (; i + W <= e; i += W) {
-            const F wv = load(w + i);
-            const F d = add(load(g + i), mul(vwd, wv));
-            const F b = add(mul(vm, load(buf + i)), d);
-            store(buf + i, b);
-            store(w + i, sub(wv, mul(vlr, b)));
-        }
-        for (; i < e; ++i) {
-            const float d = g[i] + wd * w[i];
-            const float b = momentum * buf[i] + d;
-            buf[i] = b;
-            w[i] = w[i] - lr * b;
-        }
-    }
-}
-
 }  // namespace
 
 extern const CsrKernels csr = {&conv_forward,  &conv_backward_data,   &conv_weight_grad_sampled,
-                               &linear_forward, &linear_backward_data, &linear_weight_grad_sampled,
-                               &sgd_update};
+                               &linear_forward, &linear_backward_data, &linear_weight_grad_sampled};
 
 }  // namespace sb::SB_ISA_NS

@@ -5,3 +5,4 @@ from . import unstructured  # noqa: F401
 from . import block  # noqa: F401
 from . import pattern  # noqa: F401
 from . import filter  # noqa: F401
+from . import update  # noqa: F401

@@ -128,12 +128,6 @@ def ref_linear_weight_grad_sampled(x, dy, w):
     return w.values_from_dense(dy.t().mm(x) * w.mask())
 
 
-def ref_sgd_update(values, grad, momentum_buf, lr, momentum, weight_decay):
-    """torch.optim.SGD (dampening 0, no Nesterov) on the stored values; returns (values, buf)."""
-    d = grad + weight_decay * values
-    buf = momentum * momentum_buf + d
-    return values - lr * buf, buf
-
 
 # --- kernels: the scheme's stages --------------------------------------------------------------------
 
@@ -161,21 +155,6 @@ def k_linear_weight_grad_sampled(x, dy, w, **kw):
     return w.weight_grad_sampled(x, dy, None, **kw)
 
 
-def k_sgd_update(values, grad, momentum_buf, lr, momentum, weight_decay, **kw):
-    from .. import _kernels
-
-    v, b = values.clone(), momentum_buf.clone()
-    _kernels.sparse_sgd_update(v, grad, b, lr=lr, momentum=momentum, weight_decay=weight_decay, **kw)
-    return v, b
-
-
-def sgd_cases():
-    for n in (0, 17, 40001):
-        for lr, m, wd in ((0.1, 0.0, 0.0), (0.05, 0.9, 5e-4)):
-            def make(n=n, lr=lr, m=m, wd=wd):
-                return {"values": _rand((n,), 31), "grad": _rand((n,), 32), "momentum_buf": _rand((n,), 33),
-                        "lr": lr, "momentum": m, "weight_decay": wd}
-            yield Case(f"n{n}-lr{lr}-m{m}-wd{wd}", make)
 
 
 def make_stage_ops(method: str, paper: Paper, make_weight, *, linear: bool, need3x3: bool = False,
@@ -203,10 +182,6 @@ def make_stage_ops(method: str, paper: Paper, make_weight, *, linear: bool, need
             register(Op(method=method, name=name, paper=paper, reference=ref, kernel=ker, native=native,
                         cases=linear_cases(make_weight, stage, sparsities=sparsities), compare=default,
                         stages=stages, doc=f"{method} {name}{note}"))
-    register(Op(method=method, name="sgd_update", paper=paper, reference=ref_sgd_update, kernel=k_sgd_update,
-                cases=sgd_cases,
-                compare=Comparison(exact=True, why="same elementwise float32 ops in the same order, no contraction"),
-                stages=("update",), doc="torch.optim.SGD (momentum, weight decay) on stored values only"))
 
 
 # --- block scheme ----------------------------------------------------------------------------------

@@ -155,30 +155,7 @@ def linear_weight_grad_sampled_kernel(weight, mask, x, dy, *, isa=None, threads=
     return csr.CSRWeight.from_dense(weight, mask).weight_grad_sampled(x, dy, isa=isa, threads=threads)
 
 
-def sgd_update_ref(values, grad, momentum_buf, lr, momentum, weight_decay):
-    w, buf = values.clone(), momentum_buf.clone()
-    d = grad + weight_decay * w
-    buf = momentum * buf + d
-    w = w - lr * buf
-    return w, buf
 
-
-def sgd_update_kernel(values, grad, momentum_buf, lr, momentum, weight_decay, *, isa=None, threads=0):
-    w, buf = values.clone(), momentum_buf.clone()
-    csr.sgd_update(w, grad, buf, lr=lr, momentum=momentum, weight_decay=weight_decay, isa=isa, threads=threads)
-    return w, buf
-
-
-def _sgd_cases():
-    for n in (0, 1, 17, 70001):
-        for lr, mom, wd in ((0.1, 0.9, 5e-4), (0.01, 0.0, 0.0), (1.0, 0.99, 1e-2)):
-            def make(n=n, lr=lr, mom=mom, wd=wd):
-                gen = torch.Generator().manual_seed(n)
-                return {"values": torch.randn(n, generator=gen), "grad": torch.randn(n, generator=gen),
-                        "momentum_buf": torch.randn(n, generator=gen), "lr": lr, "momentum": mom,
-                        "weight_decay": wd}
-
-            yield Case(f"n{n}-lr{lr}-m{mom}-wd{wd}", make)
 
 
 def csr_from_mask_ref(weight, mask):
@@ -253,11 +230,6 @@ for name, ref, ker, stage in (
     register(Op(method=METHOD, name=name, paper=PAPER, reference=ref, kernel=ker,
                 cases=lambda stage=stage: _linear_cases(stage), compare=Comparison.float32_reduction(1000),
                 stages=(stage,), doc="SpMM / SDDMM with register tiles over the batch (transposed activations)"))
-
-register(Op(method=METHOD, name="sgd_update", paper=PAPER, reference=sgd_update_ref, kernel=sgd_update_kernel,
-            cases=_sgd_cases,
-            compare=Comparison(rtol=4e-7, atol=1e-7, why="same elementwise ops; torch may fuse a*b+c differently"),
-            stages=("update",), doc="SGD with momentum and weight decay on the stored values only"))
 
 register(Op(method=METHOD, name="csr_from_mask", paper=PAPER, reference=csr_from_mask_ref,
             kernel=csr_from_mask_kernel, cases=_from_mask_cases, compare=Comparison(exact=True, why="selection"),

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import _kernels
+from .update import StoredValuesSGD
 from .base import ConvGeometry
 from .structured_masks import BlockMask, _conv_shape, block_mask
 
@@ -47,7 +48,7 @@ def _blocked(weight: torch.Tensor, block) -> torch.Tensor:
     return w.reshape(nbr, bo, t, ncb, bi).permute(0, 2, 3, 4, 1).reshape(nbr, t * ncb, bi, bo)
 
 
-class BlockSparseWeight:
+class BlockSparseWeight(StoredValuesSGD):
     scheme = "block"
 
     def __init__(self, shape, block, row_ptr: torch.Tensor, col: torch.Tensor, values: torch.Tensor):
@@ -195,11 +196,6 @@ class BlockSparseWeight:
                           **kw: Any) -> torch.Tensor:
         """The full dense dW (for growth criteria): torch's dense kernel, nothing to skip."""
         return dense_weight_grad(x, dy, self.shape, geometry)
-
-    def sgd_update(self, grad_values: torch.Tensor, momentum_buf: torch.Tensor, *, lr: float, momentum: float,
-                   weight_decay: float, **kw: Any) -> None:
-        _kernels.sparse_sgd_update(self.values, grad_values, momentum_buf, lr=lr, momentum=momentum,
-                                   weight_decay=weight_decay, **kw)
 
 
 def dense_weight_grad(x: torch.Tensor, dy: torch.Tensor, shape, geometry: ConvGeometry | None) -> torch.Tensor:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .. import _kernels
+from .update import StoredValuesSGD
 from .base import ConvGeometry
 from .masks import as_uint8
 
@@ -163,16 +164,10 @@ def linear_weight_grad_sampled(row_ptr, col_idx, x, dy, *, isa=None, threads=0):
     return _like(dv, x)
 
 
-def sgd_update(values, grad, momentum_buf, *, lr, momentum, weight_decay, isa=None, threads=0):
-    """In place on values and momentum_buf: d = g + wd*w; buf = m*buf + d; w -= lr*buf."""
-    _kernels.csr_sgd_update(_np(values), _np(grad), _np(momentum_buf), float(lr), float(momentum),
-                            float(weight_decay), isa=isa, threads=threads)
-
-
 # --- the SparseWeight ------------------------------------------------------------------------------
 
 
-class CSRWeight:
+class CSRWeight(StoredValuesSGD):
     """SparseWeight (scheme "unstructured") in CSR over (rows, K); see the module doc."""
 
     scheme = SCHEME
@@ -286,10 +281,6 @@ class CSRWeight:
             g = geometry or ConvGeometry()
             return conv_weight_grad_dense(x, dy, self.shape, g.stride, g.padding, **kw)
         return torch.as_tensor(dy).T @ torch.as_tensor(x)
-
-    def sgd_update(self, grad_values: torch.Tensor, momentum_buf: torch.Tensor, *, lr: float, momentum: float,
-                   weight_decay: float, **kw: Any) -> None:
-        sgd_update(self.values, grad_values, momentum_buf, lr=lr, momentum=momentum, weight_decay=weight_decay, **kw)
 
     def __repr__(self) -> str:
         return f"CSRWeight(shape={self.shape}, nnz={self.nnz}, density={self.density:.4f})"

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .update import StoredValuesSGD
 from .base import ConvGeometry
 from .block import dense_weight_grad
 from .structured_masks import FilterMask, filter_mask
@@ -46,7 +47,7 @@ def _idx(t: torch.Tensor, n: int, name: str) -> torch.Tensor:
 KERNEL_MAX_FILTERS = 8
 
 
-class FilterSparseWeight:
+class FilterSparseWeight(StoredValuesSGD):
     scheme = "filter"
 
     def __init__(self, shape, out_idx, in_idx, values: torch.Tensor):
@@ -217,8 +218,3 @@ class FilterSparseWeight:
     def weight_grad_dense(self, x: torch.Tensor, dy: torch.Tensor, geometry: ConvGeometry | None = None,
                           **kw: Any) -> torch.Tensor:
         return dense_weight_grad(x, dy, self.shape, geometry)
-
-    def sgd_update(self, grad_values: torch.Tensor, momentum_buf: torch.Tensor, *, lr: float, momentum: float,
-                   weight_decay: float, **kw: Any) -> None:
-        _kernels.sparse_sgd_update(self.values, grad_values, momentum_buf, lr=lr, momentum=momentum,
-                                   weight_decay=weight_decay, **kw)

@@ -16,12 +16,13 @@ from typing import Any
 import torch
 
 from .. import _kernels
+from .update import StoredValuesSGD
 from .base import ConvGeometry
 from .block import dense_weight_grad
 from .structured_masks import PATTERN_LIBRARY, PatternMask, pattern_mask
 
 
-class PatternSparseWeight:
+class PatternSparseWeight(StoredValuesSGD):
     scheme = "pattern"
 
     def __init__(self, shape, gptr: torch.Tensor, kci: torch.Tensor, values: torch.Tensor,
@@ -152,8 +153,3 @@ class PatternSparseWeight:
     def weight_grad_dense(self, x: torch.Tensor, dy: torch.Tensor, geometry: ConvGeometry | None = None,
                           **kw: Any) -> torch.Tensor:
         return dense_weight_grad(x, dy, self.shape, geometry)
-
-    def sgd_update(self, grad_values: torch.Tensor, momentum_buf: torch.Tensor, *, lr: float, momentum: float,
-                   weight_decay: float, **kw: Any) -> None:
-        _kernels.sparse_sgd_update(self.values, grad_values, momentum_buf, lr=lr, momentum=momentum,
-                                   weight_decay=weight_decay, **kw)
