@@ -1,0 +1,49 @@
+"""The asv suites come from the catalogue and run one case end to end (no asv process needed)."""
+
+import importlib.util
+import pathlib
+
+import pytest
+
+from sparsebench import catalogue
+
+SUITES = pathlib.Path(__file__).resolve().parents[1] / "suites" / "stages.py"
+
+
+@pytest.fixture(scope="module")
+def stages():
+    spec = importlib.util.spec_from_file_location("asv_stages", SUITES)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_params_come_from_the_catalogue(stages):
+    quick = stages.QuickWeightSparse
+    layers, schemes, stage_names, sparsities, threads, impls = quick.params
+    prof = catalogue.profile("quick")
+    assert layers == sorted(prof.layers) and sparsities == sorted(prof.sparsities)
+    assert set(stage_names) == set(catalogue.WEIGHT_STAGES) and set(schemes) == set(prof.schemes)
+    assert quick.param_names == ["layer", "scheme", "stage", "sparsity", "threads", "impl"]
+    assert set(stages.FullWeightSparse.params[0]) == set(catalogue.LAYERS)
+
+
+def test_one_case_sets_up_times_and_tracks(stages):
+    bench = stages.QuickWeightSparse()
+    params = ("linear-1024", "block", "forward", 0.9, 1, "sparsebench")
+    bench.setup(*params)
+    try:
+        bench.time_stage(*params)
+        assert bench.track_ns_per_effective_madd(*params) > 0
+        assert bench.track_peak_delta_bytes(*params) >= 0
+    finally:
+        bench.teardown(*params)
+
+
+def test_inapplicable_combinations_are_skipped(stages):
+    bench = stages.QuickWeightSparse()
+    with pytest.raises(NotImplementedError):
+        bench.setup("linear-1024", "pattern", "forward", 0.9, 1, "sparsebench")
+    bench.teardown()  # asv calls teardown after a skipped setup too
+    with pytest.raises(NotImplementedError):
+        bench.setup("linear-1024", "block", "update", 0.9, 1, "torch-sparse")
