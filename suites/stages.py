@@ -91,16 +91,33 @@ class _Stages:
     track_ns_per_effective_madd.unit = "ns"
 
 
-def _params(prof, suite):
+SELECT_ENV = "SPARSEBENCH_ASV_SELECT"
+
+
+def _selection() -> dict:
+    """SPARSEBENCH_ASV_SELECT="layer=resnet-128x16;scheme=unstructured,block;impl=sparsebench" narrows
+    the parameter grid (asv's --bench matches benchmark names, not parameter values). asv passes the
+    environment to both discovery and runs, so both see the same grid."""
+    out = {}
+    for part in filter(None, os.environ.get(SELECT_ENV, "").split(";")):
+        name, _, values = part.partition("=")
+        out[name.strip()] = {v.strip() for v in values.split(",")}
+    return out
+
+
+def _params(prof, suite, impls=IMPLS):
     cases = list(catalogue.SUITES[suite](prof))
-    return [
+    grid = [
         sorted({c.layer for c in cases}),
         sorted({c.scheme for c in cases}),
         sorted({c.stage for c in cases}),
         sorted({c.sparsity for c in cases}),
         sorted({c.threads for c in cases}),
-        list(IMPLS),
+        list(impls),
     ]
+    sel = _selection()
+    return [[v for v in values if _Stages.param_names[i] not in sel or str(v) in sel[_Stages.param_names[i]]]
+            for i, values in enumerate(grid)]
 
 
 class QuickWeightSparse(_Stages):
@@ -113,9 +130,9 @@ class FullWeightSparse(_Stages):
 
 class QuickActGrad(_Stages):
     suite = "actgrad"
-    params = _params(catalogue.PROFILES["quick"], "actgrad")[:5] + [[OURS, "torch-dense", "torch-reference"]]
+    params = _params(catalogue.PROFILES["quick"], "actgrad", (OURS, "torch-dense", "torch-reference"))
 
 
 class FullActGrad(_Stages):
     suite = "actgrad"
-    params = _params(catalogue.PROFILES["full"], "actgrad")[:5] + [[OURS, "torch-dense", "torch-reference"]]
+    params = _params(catalogue.PROFILES["full"], "actgrad", (OURS, "torch-dense", "torch-reference"))

@@ -47,3 +47,10 @@ def test_inapplicable_combinations_are_skipped(stages):
     bench.teardown()  # asv calls teardown after a skipped setup too
     with pytest.raises(NotImplementedError):
         bench.setup("linear-1024", "block", "update", 0.9, 1, "torch-sparse")
+
+
+def test_environment_selects_a_sub_grid(monkeypatch, stages):
+    monkeypatch.setenv(stages.SELECT_ENV, "layer=resnet-128x16;scheme=unstructured;impl=sparsebench,torch-dense")
+    params = stages._params(catalogue.profile("quick"), "weight_sparse")
+    assert params[0] == ["resnet-128x16"] and params[1] == ["unstructured"]
+    assert params[5] == ["sparsebench", "torch-dense"] and params[3] == sorted(catalogue.profile("quick").sparsities)
