@@ -20,6 +20,11 @@ import torch
 from sparsebench import catalogue
 from sparsebench.harness.run import torch_threads
 from sparsebench.harness.stages import OURS, Unavailable, build
+
+try:  # asv runs these suites against older commits too: newer helpers are optional
+    from sparsebench.harness.stages import impl_names
+except ImportError:
+    impl_names = None
 from sparsebench.measure import measure_peak_delta
 
 IMPLS = (OURS, "torch-dense", "torch-sparse", "sparseprop")
@@ -37,12 +42,14 @@ class _Stages:
         case = catalogue.BenchCase(self.suite, layer, scheme, stage, sparsity, threads)
         if not catalogue.scheme_applies(scheme, catalogue.LAYERS[layer]):
             raise NotImplementedError(f"{scheme} does not apply to {layer}")
+        if impl_names is not None and impl != "sparseprop" and impl not in impl_names(case):
+            raise NotImplementedError(f"{impl} has no {suite_stage(case)} stage")
         try:
             bench = self._build_peer(case) if impl == "sparseprop" else build(case)
         except Unavailable as exc:
             raise NotImplementedError(str(exc)) from exc
         if impl not in bench.impls:
-            raise NotImplementedError(f"{impl} has no {stage} stage")
+            raise NotImplementedError(f"{impl} has no {suite_stage(case)} stage")
         self.fn = bench.impls[impl]
         self.effective = bench.effective_flops
         self._threads = torch.get_num_threads()
@@ -92,6 +99,10 @@ class _Stages:
 
 
 SELECT_ENV = "SPARSEBENCH_ASV_SELECT"
+
+
+def suite_stage(case) -> str:
+    return f"{case.suite}/{case.stage}"
 
 
 def _selection() -> dict:

@@ -154,3 +154,15 @@ def test_actgrad_backward_stages_measure_method_and_exact_density(tmp_path, laye
     assert abs(ours["actgrad-exact"]["sparsity_reached"] - 0.9) < 0.01
     for m in ours.values():
         assert m["dense_flops"] > m["effective_flops"] > 0 and m["speedup_vs_torch_dense"] > 0
+
+
+@pytest.mark.parametrize("case", [
+    catalogue.BenchCase("weight_sparse", "resnet-512x4", "block", "update", 0.9, 1),
+    catalogue.BenchCase("weight_sparse", "linear-1024", "filter", "forward", 0.9, 1),
+    catalogue.BenchCase("actgrad", "resnet-512x4", "actgrad", "front_end", 0.9, 1),
+    catalogue.BenchCase("actgrad", "linear-1024", "actgrad-exact", "weight_grad", 0.9, 1),
+], ids=lambda c: c.id)
+def test_impl_names_match_what_build_times(case):
+    from sparsebench.harness.stages import build, impl_names
+
+    assert set(build(case).impls) == set(impl_names(case))

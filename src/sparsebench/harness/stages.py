@@ -345,6 +345,14 @@ def _actgrad(case: BenchCase) -> StageBench:
     )
 
 
+def impl_names(case: BenchCase) -> tuple[str, ...]:
+    """The implementations build(case) times, known without building anything (asv skips the rest
+    cheaply). Peers are separate: see build_peer."""
+    if case.suite == "actgrad":
+        return (OURS, "torch-reference") if case.stage == "front_end" else (OURS, "torch-dense")
+    return (OURS, "torch-dense") + (("torch-sparse",) if case.stage != "update" else ())
+
+
 BUILDERS = {"weight_sparse": _weight_sparse, "actgrad": _actgrad}
 
 
