@@ -1,7 +1,8 @@
 """asv suites generated from sparsebench.catalogue (no second list of shapes).
 
-Classes prefixed Quick* cover the quick profile and Full* the full one: pick with
-`asv run --bench Quick` / `--bench Full` (or any regex). Each class has
+Classes prefixed Smoke* cover the "smoke" profile (one layer, s = 0.9, core stages, ours and
+torch-dense: a few minutes), Quick* the quick profile and Full* the full one: pick with
+`asv run --bench Smoke` / `--bench Quick` / `--bench Full` (or any regex). Each class has
   time_stage                    seconds per call (asv's own timing),
   track_peak_delta_bytes        the stage's own peak-RSS delta (not the process's),
   track_ns_per_effective_madd   nanoseconds per useful multiply-add (lower is better),
@@ -129,6 +130,29 @@ def _params(prof, suite, impls=IMPLS):
     sel = _selection()
     return [[v for v in values if _Stages.param_names[i] not in sel or str(v) in sel[_Stages.param_names[i]]]
             for i, values in enumerate(grid)]
+
+
+CORE_STAGES = ("forward", "backward_data", "weight_grad", "backward")
+
+
+def _smoke(suite, impls):
+    """The smoke grid: catalogue profile "smoke", the core stages, ours and torch-dense only."""
+    prof = catalogue.PROFILES.get("smoke")
+    if prof is None:  # a commit from before the smoke profile: its quick profile's first layer at 0.9
+        q = catalogue.PROFILES["quick"]
+        prof = catalogue.Profile(layers=q.layers[:1], sparsities=(0.9,), rates=(0.9,), schemes=q.schemes, threads=(1,))
+    grid = _params(prof, suite, impls)
+    grid[2] = [s for s in grid[2] if s in CORE_STAGES]
+    return grid
+
+
+class SmokeWeightSparse(_Stages):
+    params = _smoke("weight_sparse", (OURS, "torch-dense"))
+
+
+class SmokeActGrad(_Stages):
+    suite = "actgrad"
+    params = _smoke("actgrad", (OURS, "torch-dense"))
 
 
 class QuickWeightSparse(_Stages):

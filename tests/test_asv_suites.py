@@ -54,3 +54,11 @@ def test_environment_selects_a_sub_grid(monkeypatch, stages):
     params = stages._params(catalogue.profile("quick"), "weight_sparse")
     assert params[0] == ["resnet-128x16"] and params[1] == ["unstructured"]
     assert params[5] == ["sparsebench", "torch-dense"] and params[3] == sorted(catalogue.profile("quick").sparsities)
+
+
+def test_smoke_grid_is_small_and_from_the_catalogue(stages):
+    import math
+
+    smoke = catalogue.PROFILES["smoke"]
+    for cls in (stages.SmokeWeightSparse, stages.SmokeActGrad):
+        assert cls.params[0] == list(smoke.layers) and math.prod(len(p) for p in cls.params) <= 64

@@ -101,6 +101,8 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
+    # regression smoke test: one layer, one sparsity, every scheme (asv Smoke* classes)
+    "smoke": Profile(layers=("resnet-128x16",), sparsities=(0.9,), rates=(0.9,), schemes=SCHEMES, threads=(1,)),
     # minutes on 2 cores: one layer per network kind, the sparsities the claims need
     "quick": Profile(
         layers=("resnet-128x16", "alexnet-conv4", "linear-1024"),
