@@ -71,6 +71,7 @@ def test_cli_info_json(capsys):
     assert cli.main(["info", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["kernels"]["chosen"] in out["kernels"]["usable"]
+    assert out["machine_id"] and "/" not in out["machine_id"]  # usable as asv's --machine and a folder
     assert out["machine"]["cpu"]["brand"]
 
 

@@ -10,11 +10,13 @@ from typing import Sequence
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from . import kernels
-    from .measure import machine_record
+    from .measure import machine_id, machine_record
 
     info = kernels.info()
     if args.json:
-        json.dump({"kernels": info, "machine": machine_record()}, sys.stdout, indent=2, default=str)
+        machine = machine_record()
+        json.dump({"machine_id": machine_id(machine), "kernels": info, "machine": machine}, sys.stdout, indent=2,
+                  default=str)
         print()
         return 0
     omp = info["openmp"]
