@@ -230,7 +230,9 @@ def accuracy(acc_recs: list[dict], out: Path) -> list[tuple[str, str]]:
     for key, pts in sorted(lines.items()):
         xs = sorted(pts)
         ax.plot(xs, [pts[x] for x in xs], "o-", label=" / ".join(key))
-    ax.set_xlabel("sparsity")
+    lowest = min(a for pts in lines.values() for a in pts.values())
+    ax.set_ylim(max(0.0, lowest - 0.05), 1.0)  # a 0.2-point difference must not look like a collapse
+    ax.set_xlabel("sparsity (weight sparsity, or pruning rate p)")
     ax.set_ylabel("test accuracy")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
