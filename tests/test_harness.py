@@ -131,7 +131,8 @@ def test_weight_sparse_case_measures_ours_and_both_baselines(tmp_path, scheme):
         m = r["metrics"]
         assert m["dense_flops"] > m["effective_flops"] > 0
         assert m["flop_reduction"] == pytest.approx(m["dense_flops"] / m["effective_flops"])
-        assert m["speedup_vs_torch_dense"] > 0 and m["tensor_bytes"] > 0
+        recorded = ("speedup_vs_torch_dense", "tensor_bytes")  # present and positive (no speed target)
+        assert all(m[k] > 0 for k in recorded)
         assert abs(m["sparsity_reached"] - 0.9) < 0.02
 
 
@@ -154,7 +155,8 @@ def test_actgrad_backward_stages_measure_method_and_exact_density(tmp_path, laye
     assert 0.4 < ours["actgrad"]["sparsity_reached"] < 0.65
     assert abs(ours["actgrad-exact"]["sparsity_reached"] - 0.9) < 0.01
     for m in ours.values():
-        assert m["dense_flops"] > m["effective_flops"] > 0 and m["speedup_vs_torch_dense"] > 0
+        assert m["dense_flops"] > m["effective_flops"] > 0
+        assert all(m[k] > 0 for k in ("speedup_vs_torch_dense",))  # recorded, not a target
 
 
 @pytest.mark.parametrize("case", [
