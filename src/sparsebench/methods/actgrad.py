@@ -282,25 +282,6 @@ def conv_cases(which):
             )
 
 
-for _which, _ref, _ker, _stage in (
-    ("dx", conv_dx_reference, conv_dx_kernel, "backward_data"),
-    ("dw", conv_dw_reference, conv_dw_kernel, "weight_grad"),
-):
-    register(
-        Op(
-            method="actgrad",
-            name=f"conv2d_{'backward_data' if _which == 'dx' else 'weight_grad'}",
-            paper=PAPER,
-            reference=_ref,
-            kernel=_ker,
-            cases=lambda _which=_which: conv_cases(_which),
-            compare=Comparison.float32_reduction(1),
-            stages=(_stage,),
-            doc="direct sparse-dO conv2d backward (NHWC inside, no lowering), vs torch.nn.grad with the same dO",
-        )
-    )
-
-
 def linear_dx_reference(x, weight, grad):
     return grad.to_dense() @ weight
 
@@ -335,20 +316,17 @@ def linear_cases(which):
             yield Case(f"{sname}-p{p}", make, compare=Comparison.float32_reduction(length, scale=math.sqrt(length) * 3.0))
 
 
-for _which, _ref, _ker, _stage in (
-    ("dx", linear_dx_reference, linear_dx_kernel, "backward_data"),
-    ("dw", linear_dw_reference, linear_dw_kernel, "weight_grad"),
-):
-    register(
-        Op(
-            method="actgrad",
-            name=f"linear_{'backward_data' if _which == 'dx' else 'weight_grad'}",
-            paper=PAPER,
-            reference=_ref,
-            kernel=_ker,
-            cases=lambda _which=_which: linear_cases(_which),
-            compare=Comparison.float32_reduction(1),
-            stages=(_stage,),
-            doc="sparse-dO linear backward from the row-bitmap dO, vs dense matmul with the same dO",
-        )
-    )
+# One op per layer kind x backward stage; per-case tolerances come from the case generators.
+_BACKWARD_OPS = (
+    ("conv2d", conv_cases, "direct sparse-dO conv2d backward (NHWC inside, no lowering), vs torch.nn.grad with the same dO",
+     (("dx", conv_dx_reference, conv_dx_kernel, "backward_data"),
+      ("dw", conv_dw_reference, conv_dw_kernel, "weight_grad"))),
+    ("linear", linear_cases, "sparse-dO linear backward from the row-bitmap dO, vs dense matmul with the same dO",
+     (("dx", linear_dx_reference, linear_dx_kernel, "backward_data"),
+      ("dw", linear_dw_reference, linear_dw_kernel, "weight_grad"))),
+)
+for _layer, _cases, _doc, _stages in _BACKWARD_OPS:
+    for _which, _ref, _ker, _stage in _stages:
+        register(Op(method="actgrad", name=f"{_layer}_{_stage}", paper=PAPER, reference=_ref, kernel=_ker,
+                    cases=lambda _cases=_cases, _which=_which: _cases(_which),
+                    compare=Comparison.float32_reduction(1), stages=(_stage,), doc=_doc))
