@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from sparsebench import _kernels, kernels
-from sparsebench.methods import Comparison, all_ops, assert_agree
+from sparsebench.registry import Comparison, all_ops, assert_agree
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools", "arm"))
 import record  # noqa: E402

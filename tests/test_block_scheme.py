@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from sparsebench import _kernels
-from sparsebench.sparse.base import ConvGeometry, SparseWeight
-from sparsebench.sparse.block import BlockSparseWeight
-from sparsebench.sparse.structured_masks import block_mask
+from sparsebench.formats.base import ConvGeometry, SparseWeight
+from sparsebench.formats.block.format import BlockSparseWeight
+from sparsebench.formats.block.masks import block_mask
 
 
 def _w(shape=(8, 8, 3, 3), sp=0.5, block=(4, 4)):

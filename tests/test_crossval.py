@@ -3,7 +3,7 @@
 import pytest
 
 from sparsebench import kernels
-from sparsebench.methods import all_ops, assert_agree
+from sparsebench.registry import all_ops, assert_agree
 
 
 def _params():

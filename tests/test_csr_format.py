@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from sparsebench import _kernels
-from sparsebench.sparse import csr
-from sparsebench.sparse.base import ConvGeometry, SparseWeight
-from sparsebench.sparse.masks import num_zeros, unstructured_mask
+from sparsebench.formats.unstructured import csr
+from sparsebench.formats.base import ConvGeometry, SparseWeight
+from sparsebench.formats.unstructured.masks import num_zeros, unstructured_mask
 
 
 def _sw(shape=(4, 3, 3, 3), sp=0.5, seed=0):

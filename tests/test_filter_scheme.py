@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sparsebench.sparse.base import ConvGeometry, SparseWeight
-from sparsebench.sparse.filter import FilterSparseWeight
-from sparsebench.sparse.structured_masks import filter_mask
+from sparsebench.formats.base import ConvGeometry, SparseWeight
+from sparsebench.formats.filter.format import FilterSparseWeight
+from sparsebench.formats.filter.masks import filter_mask
 
 
 @pytest.mark.parametrize("mode", ["filters", "channels", "both"])

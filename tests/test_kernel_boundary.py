@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from sparsebench.methods.actgrad import kernels as agk
 from sparsebench import _kernels, kernels
 
 
@@ -44,7 +45,7 @@ def test_environment_variable_switches_variant():
 def test_environment_variable_rejects_unknown_or_unavailable(bad):
     if bad in kernels.usable_isas():
         pytest.skip(f"{bad} is usable here")
-    r = _in_child("import numpy as np; from sparsebench import kernels; kernels.abs_sum(np.ones(3, np.float32))", bad)
+    r = _in_child("import numpy as np; from sparsebench.methods.actgrad import kernels as agk; agk.abs_sum(np.ones(3, np.float32))", bad)
     assert r.returncode != 0
     assert "ValueError" in r.stderr and "SPARSEBENCH_ISA" in r.stderr and bad in r.stderr
 
@@ -57,9 +58,9 @@ def test_per_call_isa_overrides_environment(monkeypatch):
 
 def test_unknown_isa_per_call():
     with pytest.raises(ValueError, match="unknown ISA variant 'mmx'"):
-        kernels.abs_sum(np.ones(4, np.float32), isa="mmx")
+        agk.abs_sum(np.ones(4, np.float32), isa="mmx")
     with pytest.raises(TypeError, match="isa must be a str"):
-        kernels.abs_sum(np.ones(4, np.float32), isa=3)
+        agk.abs_sum(np.ones(4, np.float32), isa=3)
 
 
 def test_uncompiled_isa_is_a_clear_error():
@@ -67,7 +68,7 @@ def test_uncompiled_isa_is_a_clear_error():
     if not missing:
         pytest.skip("every variant is compiled")
     with pytest.raises(ValueError, match="not compiled"):
-        kernels.abs_sum(np.ones(4, np.float32), isa=missing[0])
+        agk.abs_sum(np.ones(4, np.float32), isa=missing[0])
 
 
 @pytest.mark.parametrize(
@@ -84,55 +85,55 @@ def test_uncompiled_isa_is_a_clear_error():
 )
 def test_bad_inputs_name_the_argument(g, exc, msg):
     with pytest.raises(exc, match=msg):
-        kernels.stochastic_prune(g, 0.5, 1)
+        agk.stochastic_prune(g, 0.5, 1)
     with pytest.raises(exc, match=msg):
-        kernels.dbtd_threshold(g, 0.5)
+        agk.dbtd_threshold(g, 0.5)
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, float("nan")])
 def test_rate_out_of_range(p):
     with pytest.raises(ValueError, match="p must be in"):
-        kernels.dbtd_threshold(np.ones(4, np.float32), p)
+        agk.dbtd_threshold(np.ones(4, np.float32), p)
 
 
 @pytest.mark.parametrize("tau", [-1.0, float("inf"), float("nan")])
 def test_bad_tau(tau):
     with pytest.raises(ValueError, match="tau must be finite"):
-        kernels.stochastic_prune(np.ones(4, np.float32), tau, 1)
+        agk.stochastic_prune(np.ones(4, np.float32), tau, 1)
 
 
 def test_bad_seed_and_threads_and_out():
     g = np.ones(4, np.float32)
     with pytest.raises(ValueError, match="seed"):
-        kernels.stochastic_prune(g, 0.5, -1)
+        agk.stochastic_prune(g, 0.5, -1)
     with pytest.raises(TypeError, match="seed"):
-        kernels.stochastic_prune(g, 0.5, 1.5)
+        agk.stochastic_prune(g, 0.5, 1.5)
     with pytest.raises(ValueError, match="threads must be >= 0"):
-        kernels.stochastic_prune(g, 0.5, 1, threads=-2)
+        agk.stochastic_prune(g, 0.5, 1, threads=-2)
     with pytest.raises(ValueError, match=r"out must have shape \(4,\)"):
-        kernels.stochastic_prune(g, 0.5, 1, out=np.empty(5, np.float32))
+        agk.stochastic_prune(g, 0.5, 1, out=np.empty(5, np.float32))
     ro = np.empty(4, np.float32)
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="out must be writeable"):
-        kernels.stochastic_prune(g, 0.5, 1, out=ro)
+        agk.stochastic_prune(g, 0.5, 1, out=ro)
 
 
 def test_torch_in_torch_out_and_no_copies():
     g = torch.randn(1000)
     out = torch.empty_like(g)
-    res, nnz = kernels.stochastic_prune(g, 0.5, 3, out=out)
+    res, nnz = agk.stochastic_prune(g, 0.5, 3, out=out)
     assert res is out and nnz == int(torch.count_nonzero(out))
-    res2, _ = kernels.stochastic_prune(g, 0.5, 3)
+    res2, _ = agk.stochastic_prune(g, 0.5, 3)
     assert isinstance(res2, torch.Tensor) and torch.equal(res2, out)
     # the kernel writes through a view of the caller's buffer: no hidden copy
     arr = np.zeros(1000, np.float32)
-    kernels.stochastic_prune(g.numpy(), 0.5, 3, out=arr)
+    agk.stochastic_prune(g.numpy(), 0.5, 3, out=arr)
     assert np.array_equal(arr, out.numpy())
 
 
 def test_tensor_requiring_grad_is_viewed_not_rejected():
     g = torch.randn(64, requires_grad=True)
-    assert kernels.abs_sum(g) == pytest.approx(float(g.detach().abs().sum()), rel=1e-6)
+    assert agk.abs_sum(g) == pytest.approx(float(g.detach().abs().sum()), rel=1e-6)
 
 
 def test_thread_count_is_honoured():
@@ -150,7 +151,7 @@ def test_gil_is_released_during_kernels():
     g = np.random.default_rng(0).standard_normal(20_000_000).astype(np.float32)
     out1, out2 = np.empty_like(g), np.empty_like(g)
     t0 = time.perf_counter()
-    kernels.stochastic_prune(g, 0.5, 1, out=out1, threads=1)
+    agk.stochastic_prune(g, 0.5, 1, out=out1, threads=1)
     single = time.perf_counter() - t0
     seen = []
 
@@ -163,7 +164,7 @@ def test_gil_is_released_during_kernels():
     done = threading.Event()
     w = threading.Thread(target=watcher)
     w.start()
-    kernels.stochastic_prune(g, 0.5, 1, out=out2, threads=1)
+    agk.stochastic_prune(g, 0.5, 1, out=out2, threads=1)
     done.set()
     w.join()
     assert single > 0.005

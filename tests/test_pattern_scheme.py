@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from sparsebench import _kernels
-from sparsebench.sparse.base import ConvGeometry, SparseWeight
-from sparsebench.sparse.pattern import PatternSparseWeight
-from sparsebench.sparse.structured_masks import PATTERN_LIBRARY, pattern_mask
+from sparsebench.formats.base import ConvGeometry, SparseWeight
+from sparsebench.formats.pattern.format import PatternSparseWeight
+from sparsebench.formats.pattern.masks import PATTERN_LIBRARY, pattern_mask
 
 
 def test_library_has_at_least_4_patterns_of_4_taps():

@@ -17,11 +17,11 @@ import torch.nn.functional as F
 
 from sparsebench import catalogue
 from sparsebench.measure import Conv2dShape
-from sparsebench.methods import Comparison, assert_agree
+from sparsebench.registry import Comparison, assert_agree
 from sparsebench.peers import sparseprop as sp
-from sparsebench.sparse import ConvGeometry
-from sparsebench.sparse.csr import CSRWeight
-from sparsebench.sparse.masks import unstructured_mask
+from sparsebench.formats import ConvGeometry
+from sparsebench.formats.unstructured.csr import CSRWeight
+from sparsebench.formats.unstructured.masks import unstructured_mask
 
 STATUS = sp.status()
 REQUIRED = os.environ.get("SPARSEBENCH_REQUIRE_PEERS") == "1"

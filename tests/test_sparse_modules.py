@@ -9,11 +9,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from sparsebench import kernels
-from sparsebench.methods import Comparison, assert_agree
-from sparsebench.sparse import available_schemes, get_scheme
-from sparsebench.sparse.modules import SparseConv2d, SparseLinear
+from sparsebench.registry import Comparison, assert_agree
+from sparsebench.formats import available_formats, get_format
+from sparsebench.formats.modules import SparseConv2d, SparseLinear
 
-SCHEMES = available_schemes()
+SCHEMES = available_formats()
 CONV_GEOMS = [(3, 1, 1), (3, 2, 1), (1, 1, 0), (3, 1, 0)]  # kernel, stride, padding
 
 
@@ -30,7 +30,7 @@ def isa_env(request, monkeypatch):
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("k,stride,pad", CONV_GEOMS)
 def test_conv_matches_masked_dense_autograd(scheme, k, stride, pad, isa_env):
-    if not get_scheme(scheme).supports((8, 5, k, k)):
+    if not get_format(scheme).accepts((8, 5, k, k)):
         pytest.skip(f"{scheme} not defined for {k}x{k}")
     torch.manual_seed(0)
     layer = SparseConv2d(5, 8, k, stride, pad, scheme=scheme, sparsity=0.7, threads=2)

@@ -25,7 +25,7 @@ import time
 import torch
 from torch.nn.grad import conv2d_input, conv2d_weight
 
-from sparsebench import actgrad as ag
+from sparsebench.methods import actgrad as ag
 from sparsebench import kernels
 
 LAYERS = {  # name: (N, C, H=W), 3x3 stride 1 pad 1, Cin = Cout = C

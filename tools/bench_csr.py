@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from sparsebench import kernels
-from sparsebench.sparse.csr import CSRWeight
-from sparsebench.sparse.masks import unstructured_mask
+from sparsebench.formats.unstructured.csr import CSRWeight
+from sparsebench.formats.unstructured.masks import unstructured_mask
 
 CONV_LAYERS = [
     ("resnet64@32", 32, 64, 64, 32, 3, 1, 1),
@@ -54,7 +54,7 @@ def bench_conv(name, N, Cin, Cout, H, k, s, p, sparsity, threads, rounds, with_s
     sw = CSRWeight.from_dense(wm, mask)
     sw.transposed(s)  # built once per mask update, cached
     kw = dict(isa=None, threads=threads)
-    from sparsebench.sparse.base import ConvGeometry
+    from sparsebench.formats.base import ConvGeometry
 
     g = ConvGeometry(stride=s, padding=p)
     fns = {

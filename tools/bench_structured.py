@@ -16,11 +16,11 @@ import time
 import torch
 import torch.nn.functional as F
 
-from sparsebench.sparse.base import ConvGeometry
-from sparsebench.sparse.block import BlockSparseWeight
-from sparsebench.sparse.filter import FilterSparseWeight
-from sparsebench.sparse.pattern import PatternSparseWeight
-from sparsebench.sparse.structured_masks import block_mask, filter_mask, pattern_mask
+from sparsebench.formats.base import ConvGeometry
+from sparsebench.formats.block.format import BlockSparseWeight
+from sparsebench.formats.filter.format import FilterSparseWeight
+from sparsebench.formats.pattern.format import PatternSparseWeight
+from sparsebench.formats.block.masks import block_mask, filter_mask, pattern_mask
 
 LAYERS = {  # name: (N, Cin, Cout, H, stride, pad)
     "r64": (32, 64, 64, 32, 1, 1),

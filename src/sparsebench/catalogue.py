@@ -1,14 +1,13 @@
-"""The one catalogue of benchmark cases: layers, sparsities, schemes, stages, threads, profiles.
-
-pytest-benchmark microbenchmarks (bench/), asv suites (suites/), `sparsebench run` and the
-reports all enumerate cases from here; nothing else lists shapes or sparsities.
+"""The one catalogue: layer shapes and profiles (which layers, sparsities and thread counts a
+run covers). Methods turn a profile into their benchmark cases (sparsebench.methods.cases);
+pytest-benchmark (bench/), asv (suites/), `sparsebench run` and the reports all enumerate them
+from here: nothing else lists shapes or sparsities.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
-from typing import Iterator
+from dataclasses import dataclass
 
 from .measure.flops import Conv2dShape, LinearShape
 
@@ -50,70 +49,27 @@ LAYERS: dict[str, Layer] = {
 }
 
 SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
-SCHEMES = ("unstructured", "block", "pattern", "filter")
-# "backward" = backward_data + weight_grad back to back (compares with fused backward kernels such
-# as SparseProp's), "step" = forward + backward of the layer through autograd.
-WEIGHT_STAGES = ("forward", "backward_data", "weight_grad", "update", "backward", "step")
-ACTGRAD_RATES = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
-ACTGRAD_STAGES = ("front_end", "backward_data", "weight_grad", "backward")
-# "actgrad": the method (DBTD + stochastic pruning, front end paid by every stage; the density it
-# reaches is well above 1 - p); "actgrad-exact": dO with exactly a fraction p of zeros, no front
-# end, i.e. what the sparse kernels give at the density p implies.
-ACTGRAD_SCHEMES = ("actgrad", "actgrad-exact")
-THREADS = (1, 2)  # 2 = every core of the reference machine; "all" resolves to os.cpu_count()
-
-# Baselines every record is compared with (measurement.md): PyTorch's own dense CPU kernels and
-# torch.sparse CSR on the lowered problem.
-BASELINES = ("torch-dense", "torch-sparse")
-# Other projects' kernels measured beside ours where they apply (sparsebench.peers): SparseProp on
-# unstructured weights, stages forward / backward / step, in a child process.
-PEERS = ("sparseprop",)
-
-
-@dataclass(frozen=True)
-class BenchCase:
-    suite: str  # "weight_sparse" | "actgrad"
-    layer: str
-    scheme: str  # weight scheme, or "actgrad" for activation-gradient pruning
-    stage: str
-    sparsity: float  # weight sparsity, or the pruning rate p for actgrad
-    threads: int
-
-    @property
-    def id(self) -> str:
-        return f"{self.suite}/{self.layer}/{self.scheme}/{self.stage}/s{self.sparsity:g}/t{self.threads}"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def layer_spec(self) -> Layer:
-        return LAYERS[self.layer]
+THREADS = (1, 2)  # 2 = every core of the reference machine
 
 
 @dataclass(frozen=True)
 class Profile:
+    """What a run covers. A method reads ``name`` for its own grid (e.g. pruning rates)."""
+
+    name: str
     layers: tuple[str, ...]
     sparsities: tuple[float, ...]
-    rates: tuple[float, ...]
-    schemes: tuple[str, ...]
     threads: tuple[int, ...]
+    formats: tuple[str, ...] | None = None  # None: every registered format
 
 
 PROFILES: dict[str, Profile] = {
     # regression smoke test: one layer, one sparsity, every scheme (asv Smoke* classes)
-    "smoke": Profile(layers=("resnet-128x16",), sparsities=(0.9,), rates=(0.9,), schemes=SCHEMES, threads=(1,)),
+    "smoke": Profile("smoke", layers=("resnet-128x16",), sparsities=(0.9,), threads=(1,)),
     # minutes on 2 cores: one layer per network kind, the sparsities the claims need
-    "quick": Profile(
-        layers=("resnet-128x16", "alexnet-conv4", "linear-1024"),
-        sparsities=(0.0, 0.9),
-        rates=(0.9, 0.99),
-        schemes=SCHEMES,
-        threads=(1,),
-    ),
-    "full": Profile(
-        layers=tuple(LAYERS), sparsities=SPARSITIES, rates=ACTGRAD_RATES, schemes=SCHEMES, threads=THREADS
-    ),
+    "quick": Profile("quick", layers=("resnet-128x16", "alexnet-conv4", "linear-1024"), sparsities=(0.0, 0.9),
+                     threads=(1,)),
+    "full": Profile("full", layers=tuple(LAYERS), sparsities=SPARSITIES, threads=THREADS),
 }
 PROFILE_ENV = "SPARSEBENCH_PROFILE"
 
@@ -124,43 +80,3 @@ def profile(name: str | None = None) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; known: {sorted(PROFILES)}") from None
-
-
-def scheme_applies(scheme: str, layer: Layer) -> bool:
-    """Pattern sparsity is defined on 3x3 kernels only."""
-    if scheme == "pattern":
-        return layer.kind == "conv" and (layer.shape.kh, layer.shape.kw) == (3, 3)
-    return True
-
-
-def weight_sparse_cases(prof: Profile) -> Iterator[BenchCase]:
-    for layer in prof.layers:
-        for scheme in prof.schemes:
-            if not scheme_applies(scheme, LAYERS[layer]):
-                continue
-            for stage in WEIGHT_STAGES:
-                for s in prof.sparsities:
-                    for t in prof.threads:
-                        yield BenchCase("weight_sparse", layer, scheme, stage, s, t)
-
-
-def actgrad_cases(prof: Profile) -> Iterator[BenchCase]:
-    for layer in prof.layers:
-        for scheme in ACTGRAD_SCHEMES:
-            for stage in ACTGRAD_STAGES:
-                if stage == "front_end" and scheme != "actgrad":
-                    continue
-                for p in prof.rates:
-                    for t in prof.threads:
-                        yield BenchCase("actgrad", layer, scheme, stage, p, t)
-
-
-SUITES = {"weight_sparse": weight_sparse_cases, "actgrad": actgrad_cases}
-
-
-def cases(profile_name: str | None = None, suites: tuple[str, ...] = tuple(SUITES)) -> list[BenchCase]:
-    prof = profile(profile_name)
-    out: list[BenchCase] = []
-    for suite in suites:
-        out.extend(SUITES[suite](prof))
-    return out

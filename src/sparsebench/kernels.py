@@ -1,4 +1,5 @@
-"""The C++ kernel library: ISA dispatch facts and thin, typed wrappers over sparsebench._kernels.
+"""The C++ kernel library: ISA dispatch facts, OpenMP and compiler facts (``info()``). The typed
+wrappers over sparsebench._kernels live with the format or method that owns each kernel.
 
 Inputs may be numpy arrays or CPU torch tensors; they are viewed, never copied (a non-contiguous
 or wrongly typed input raises TypeError/ValueError naming the argument). Outputs come back as the
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import os
-import statistics
 from typing import Any
 
 import numpy as np
@@ -88,46 +88,3 @@ def info() -> dict[str, Any]:
         "cxx_flags": build["cxx_flags"],
         "isa_flags": dict(build["isa_flags"]),
     }
-
-
-def _like(out: np.ndarray, template: Any) -> Any:
-    """Return out as the same kind (torch or numpy) as template, without copying."""
-    return torch.from_numpy(out) if isinstance(template, torch.Tensor) else out
-
-
-def check_rate(p: float, name: str = "p") -> float:
-    """A pruning rate in [0, 1)."""
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)):
-        raise TypeError(f"{name} must be a float in [0, 1), got {type(p).__name__}")
-    if not 0.0 <= float(p) < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {p}")
-    return float(p)
-
-
-def normal_quantile_for_rate(p: float) -> float:
-    """z = Phi^-1((1 + p) / 2): the |g| quantile that prunes a fraction p of N(0, s^2)."""
-    return statistics.NormalDist().inv_cdf((1.0 + check_rate(p)) / 2.0)
-
-
-# --- activation-gradient pruning (DBTD + stochastic pruning) --------------------------------
-
-
-def abs_sum(g: Any, *, isa: str | None = None, threads: int = 0) -> float:
-    return _kernels.abs_sum(g, isa=isa, threads=threads)
-
-
-def dbtd_threshold(g: Any, p: float, *, isa: str | None = None, threads: int = 0) -> float:
-    """DBTD threshold tau for pruning rate p (float32 value returned as a Python float)."""
-    return _kernels.dbtd_threshold(g, normal_quantile_for_rate(p), isa=isa, threads=threads)
-
-
-def stochastic_prune(
-    g: Any, tau: float, seed: int, *, out: Any = None, isa: str | None = None, threads: int = 0
-) -> tuple[Any, int]:
-    """Stochastic pruning of g below tau; returns (pruned, nnz)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not 0 <= int(seed) < 2**64:
-        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
-    result, nnz = _kernels.stochastic_prune(g, float(tau), int(seed), out=out, isa=isa, threads=threads)
-    return (out if out is not None else _like(result, g)), nnz

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from sparsebench import _kernels
-    from sparsebench.methods import all_ops
+    from sparsebench.registry import all_ops
 
     t0 = time.time()
     store = vectors.ArrayStore()

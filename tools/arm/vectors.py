@@ -138,65 +138,31 @@ def load(path: str) -> tuple[dict[str, Any], Any]:
 # Mirrors sparsebench.methods.registry.assert_agree (tests/test_arm_vectors.py checks both agree).
 
 
-@dataclass(frozen=True)
-class Rule:
-    exact: bool = False
-    rtol: float = 0.0
-    atol: float = 0.0
-    why: str = ""
+def _load_oracle():
+    """sparsebench.oracle (numpy only): installed on x86, loaded by path from the source tree in
+    the aarch64 sysroot, where sparsebench itself is not installed."""
+    try:
+        from sparsebench import oracle
+    except ImportError:
+        import importlib.util
+        import os
+        import sys
 
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Rule":
-        return cls(bool(d["exact"]), float(d["rtol"]), float(d["atol"]), str(d.get("why", "")))
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "sparsebench", "oracle.py")
+        spec = importlib.util.spec_from_file_location("sparsebench_oracle", path)
+        oracle = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = oracle  # dataclasses look the module up while the class is built
+        spec.loader.exec_module(oracle)
+    return oracle
+
+
+_oracle = _load_oracle()
+Rule = _oracle.Comparison  # the op's comparison rule, as recorded (to_json / from_json)
 
 
 def agree(k: Any, r: Any, rule: Rule, where: str = "") -> None:
     """Raise AssertionError describing the first disagreement of k (got) with r (recorded)."""
-    if isinstance(r, dict):
-        assert isinstance(k, dict) and set(k) == set(r), f"{where}: keys {sorted(k)} != {sorted(r)}"
-        for key in r:
-            agree(k[key], r[key], rule, f"{where}[{key}]")
-        return
-    if isinstance(r, (tuple, list)):
-        assert isinstance(k, (tuple, list)) and len(k) == len(r), f"{where}: length mismatch"
-        for i, (kv, rv) in enumerate(zip(k, r)):
-            agree(kv, rv, rule, f"{where}[{i}]")
-        return
-    if isinstance(r, np.ndarray) or isinstance(k, np.ndarray):
-        k, r = np.asarray(k), np.asarray(r)
-        assert k.shape == r.shape, f"{where}: shape {k.shape} != {r.shape}"
-        assert k.dtype == r.dtype, f"{where}: dtype {k.dtype} != {r.dtype}"
-        floating = np.issubdtype(r.dtype, np.floating)
-        if rule.exact or not floating:
-            if not np.array_equal(k, r, equal_nan=floating):
-                bad = np.argwhere(~((k == r) | (np.isnan(k) & np.isnan(r)))) if floating else np.argwhere(k != r)
-                first = tuple(bad[0]) if bad.size else ()
-                raise AssertionError(
-                    f"{where}: {len(bad)} of {r.size} elements differ (exact rule); first at {first}: "
-                    f"got {k[first]!r} vs recorded {r[first]!r}"
-                )
-            return
-        err = np.abs(k.astype(np.float64) - r.astype(np.float64))
-        lim = rule.atol + rule.rtol * np.abs(r.astype(np.float64))
-        ok = (err <= lim) | (np.isnan(k) & np.isnan(r))
-        if not np.all(ok):
-            i = np.unravel_index(np.argmax(np.where(ok, -np.inf, err - lim)), err.shape)
-            raise AssertionError(
-                f"{where}: max excess error at {i}: got {k[i]!r} vs recorded {r[i]!r} "
-                f"(rtol={rule.rtol:.3g}, atol={rule.atol:.3g}; {rule.why})"
-            )
-        return
-    if r is None or k is None:  # kernels that work in place return nothing
-        assert k is None and r is None, f"{where}: got {k!r} vs recorded {r!r}"
-        return
-    if isinstance(r, float) and isinstance(k, float) and math.isnan(r) and math.isnan(k):
-        return
-    if rule.exact or isinstance(r, (int, np.integer)):
-        assert k == r, f"{where}: got {k!r} != recorded {r!r} (exact rule)"
-    else:
-        assert abs(k - r) <= rule.atol + rule.rtol * abs(r), (
-            f"{where}: got {k!r} vs recorded {r!r} (rtol={rule.rtol:.3g}, atol={rule.atol:.3g}; {rule.why})"
-        )
+    _oracle.agree(k, r, rule, where, names=("got", "recorded"))
 
 
 # --- replay -------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ import math
 import operator
 from dataclasses import dataclass
 
+from .. import stages as _stages
+
 __all__ = [
     "STAGES",
     "COMPOSITE_STAGES",
@@ -28,13 +30,10 @@ __all__ = [
     "flop_reduction",
 ]
 
-STAGES = ("forward", "backward_data", "weight_grad", "update")
-# Stages made of atomic ones, counted as the sum of their parts: "backward" = dX + dW (what a
-# fused backward kernel such as SparseProp's does), "step" = forward + backward of the layer.
-COMPOSITE_STAGES = {
-    "backward": ("backward_data", "weight_grad"),
-    "step": ("forward", "backward_data", "weight_grad"),
-}
+# The GEMM stages this model counts, keyed by the names of sparsebench.stages (one vocabulary);
+# composite stages are the sum of their parts (stages.parts).
+STAGES = tuple(s for s in _stages.ATOMIC if s not in _stages.DATA_MOVEMENT)
+COMPOSITE_STAGES = {name: _stages.STAGES[name].parts for name in _stages.COMPOSITE}
 
 # SGD with momentum and weight decay, per weight element, as torch.optim.SGD does it
 # (dampening 0, no Nesterov), counting a multiply-add as 2 like the GEMMs:
@@ -136,9 +135,13 @@ def _check_stage(stage: str) -> None:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
 
 
-def dense_flops(shape: Conv2dShape | LinearShape, stage: str) -> int:
+def dense_flops(shape: Conv2dShape | LinearShape, stage: str, *, sampled: bool = False) -> int:
+    """Dense FLOPs of a stage (a composite: of its parts; ``sampled``: the composite's weight
+    gradient is the one at kept positions, whose dense count is the same)."""
     if stage in COMPOSITE_STAGES:
-        return sum(dense_flops(shape, part) for part in COMPOSITE_STAGES[stage])
+        return sum(dense_flops(shape, part) for part in _stages.parts(stage, sampled=sampled))
+    if stage in _stages.DATA_MOVEMENT:
+        return 0
     _check_stage(stage)
     if stage == "update":
         return SGD_UPDATE_FLOPS_PER_WEIGHT * shape.weight_numel
@@ -156,24 +159,27 @@ def effective_flops(
     *,
     weight_density: float = 1.0,
     grad_density: float = 1.0,
+    sampled: bool = False,
 ) -> int:
     """FLOPs needed given the zeros.
 
-    weight_density (sparse weights) scales every stage: the forward and backward-data SpMMs
-    touch only nonzero weights, the weight gradient is sampled at the mask (SDDMM), and the
-    optimizer updates only kept weights.
+    weight_density (sparse weights) scales every stage but the full weight gradient: the forward
+    and backward-data SpMMs touch only nonzero weights, weight_grad_sampled is sampled at the mask
+    (SDDMM), and the optimizer updates only kept weights; weight_grad (the full dW) is dense.
     grad_density (pruned output/activation gradient dY) scales the two stages that read dY:
     backward_data and weight_grad. When both are given they multiply, i.e. the expected count
     if the two zero patterns are independent.
     """
     if stage in COMPOSITE_STAGES:
         return sum(effective_flops(shape, part, weight_density=weight_density, grad_density=grad_density)
-                   for part in COMPOSITE_STAGES[stage])
+                   for part in _stages.parts(stage, sampled=sampled))
+    if stage in _stages.DATA_MOVEMENT:
+        return 0
     _check_stage(stage)
     _check_density("weight_density", weight_density)
     _check_density("grad_density", grad_density)
-    scale = weight_density
-    if stage in ("backward_data", "weight_grad"):
+    scale = 1.0 if stage == _stages.WEIGHT_GRAD else weight_density
+    if stage in ("backward_data", _stages.WEIGHT_GRAD, _stages.WEIGHT_GRAD_SAMPLED):
         scale *= grad_density
     return round(dense_flops(shape, stage) * scale)
 

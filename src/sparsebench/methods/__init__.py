@@ -1,5 +1,58 @@
-"""Method registry: every method's ops (reference + kernel), see registry.py."""
+"""Training methods: one package per method (``methods/<name>/``), each declaring ``METHOD``
+(a base.Method). Methods import formats; formats never import methods."""
 
-from .registry import Case, Comparison, Op, Paper, all_ops, assert_agree, get, methods, register
+from __future__ import annotations
 
-__all__ = ["Case", "Comparison", "Op", "Paper", "all_ops", "assert_agree", "get", "methods", "register"]
+import importlib
+import pkgutil
+
+from .base import Method
+
+_METHODS: dict[str, Method] = {}
+
+
+def all_methods() -> dict[str, Method]:
+    """name -> Method of every method package, in name order."""
+    if not _METHODS:
+        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+            if info.ispkg:
+                spec = getattr(importlib.import_module(f"{__name__}.{info.name}"), "METHOD", None)
+                if isinstance(spec, Method):
+                    _METHODS[spec.name] = spec
+    return _METHODS
+
+
+def get_method(name: str) -> Method:
+    methods = all_methods()
+    if name not in methods:
+        raise KeyError(f"unknown method {name!r}; known: {sorted(methods)}")
+    return methods[name]
+
+
+def method_for_suite(suite: str) -> Method:
+    """The method whose benchmark cases carry this suite name."""
+    for m in all_methods().values():
+        if m.suite == suite:
+            return m
+    raise KeyError(f"no method has suite {suite!r}; known: {sorted(m.suite for m in all_methods().values())}")
+
+
+def suites() -> list[str]:
+    return [m.suite for m in all_methods().values() if m.suite]
+
+
+
+
+def cases(profile_name: str | None = None, suites_: tuple[str, ...] | None = None) -> list:
+    """Every method's benchmark cases in a catalogue profile (optionally only some suites)."""
+    from ..catalogue import profile
+
+    prof = profile(profile_name)
+    out = []
+    for m in all_methods().values():
+        if m.suite and (suites_ is None or m.suite in suites_):
+            out.extend(m.cases(prof))
+    return out
+
+
+__all__ = ["Method", "all_methods", "cases", "get_method", "method_for_suite", "suites"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..sparse import csr
-from ..sparse.masks import unstructured_mask, unstructured_mask_reference
-from .registry import Case, Comparison, Op, Paper, register
+from ...registry import Case, Comparison, Op, Paper, register
+from . import csr
+from .masks import unstructured_mask, unstructured_mask_reference
 
 PAPER = Paper(
     key="yuan2021mest",

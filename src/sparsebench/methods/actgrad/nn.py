@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import ops
+from . import kernels
 
 _MASK64 = (1 << 64) - 1
 
@@ -39,14 +39,14 @@ class _PrunedConv2dFn(torch.autograd.Function):
     def backward(ctx, dy):
         x, weight = ctx.saved_tensors
         layer = ctx.layer
-        sg = ops.prune(dy.contiguous(), layer.p, layer.next_seed(), threads=layer.threads)
+        sg = kernels.prune(dy.contiguous(), layer.p, layer.next_seed(), threads=layer.threads)
         layer.last_grad = sg
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
-            dx = ops.conv2d_backward_data(weight.detach().contiguous(), sg, tuple(x.shape[2:]), ctx.stride,
+            dx = kernels.conv2d_backward_data(weight.detach().contiguous(), sg, tuple(x.shape[2:]), ctx.stride,
                                           ctx.padding, threads=layer.threads)
         if ctx.needs_input_grad[1]:
-            dw = ops.conv2d_weight_grad(x.detach().contiguous(), sg, tuple(weight.shape[2:]), ctx.stride,
+            dw = kernels.conv2d_weight_grad(x.detach().contiguous(), sg, tuple(weight.shape[2:]), ctx.stride,
                                         ctx.padding, threads=layer.threads)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             n, cout = sg.shape[:2]
@@ -65,13 +65,13 @@ class _PrunedLinearFn(torch.autograd.Function):
     def backward(ctx, dy):
         x, weight = ctx.saved_tensors
         layer = ctx.layer
-        sg = ops.prune(dy.contiguous(), layer.p, layer.next_seed(), threads=layer.threads)
+        sg = kernels.prune(dy.contiguous(), layer.p, layer.next_seed(), threads=layer.threads)
         layer.last_grad = sg
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
-            dx = ops.linear_backward_data(weight.detach().contiguous(), sg, threads=layer.threads)
+            dx = kernels.linear_backward_data(weight.detach().contiguous(), sg, threads=layer.threads)
         if ctx.needs_input_grad[1]:
-            dw = ops.linear_weight_grad(x.detach().contiguous(), sg, threads=layer.threads)
+            dw = kernels.linear_weight_grad(x.detach().contiguous(), sg, threads=layer.threads)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             db = sg.to_dense().sum(0)
         return dx, dw, db, None
@@ -79,8 +79,6 @@ class _PrunedLinearFn(torch.autograd.Function):
 
 class _PrunedMixin:
     def _init_pruning(self, p: float, seed: int, layer_id: int, threads: int) -> None:
-        from .. import kernels
-
         self.p = kernels.check_rate(p)
         self.seed, self.layer_id, self.threads, self.step = int(seed), int(layer_id), int(threads), 0
         self.last_grad = None

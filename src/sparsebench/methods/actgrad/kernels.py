@@ -1,15 +1,60 @@
-"""Wrappers over the C++ front-end and sparse-dO backward kernels (numpy or CPU torch in;
-torch in -> torch out). Every call takes ``isa=None, threads=0`` like sparsebench.kernels."""
+"""Wrappers over the C++ kernels of activation-gradient pruning: DBTD threshold, stochastic
+pruning, the fused prune + compress front end, and the sparse-dO backward kernels (numpy or CPU
+torch in; torch in -> torch out). Every call takes ``isa=None, threads=0``; bad input raises
+TypeError / ValueError naming the argument."""
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 import numpy as np
 import torch
 
-from .. import _kernels, kernels
+from ... import _kernels
 from .format import SparseGrad, rows_cols
+
+
+def _like(out: np.ndarray, template: Any) -> Any:
+    """Return out as the same kind (torch or numpy) as template, without copying."""
+    return torch.from_numpy(out) if isinstance(template, torch.Tensor) else out
+
+
+def check_rate(p: float, name: str = "p") -> float:
+    """A pruning rate in [0, 1)."""
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)):
+        raise TypeError(f"{name} must be a float in [0, 1), got {type(p).__name__}")
+    if not 0.0 <= float(p) < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {p}")
+    return float(p)
+
+
+def normal_quantile_for_rate(p: float) -> float:
+    """z = Phi^-1((1 + p) / 2): the |g| quantile that prunes a fraction p of N(0, s^2)."""
+    return statistics.NormalDist().inv_cdf((1.0 + check_rate(p)) / 2.0)
+
+
+
+
+def abs_sum(g: Any, *, isa: str | None = None, threads: int = 0) -> float:
+    return _kernels.abs_sum(g, isa=isa, threads=threads)
+
+
+def dbtd_threshold(g: Any, p: float, *, isa: str | None = None, threads: int = 0) -> float:
+    """DBTD threshold tau for pruning rate p (float32 value returned as a Python float)."""
+    return _kernels.dbtd_threshold(g, normal_quantile_for_rate(p), isa=isa, threads=threads)
+
+
+def stochastic_prune(
+    g: Any, tau: float, seed: int, *, out: Any = None, isa: str | None = None, threads: int = 0
+) -> tuple[Any, int]:
+    """Stochastic pruning of g below tau; returns (pruned, nnz)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    result, nnz = _kernels.stochastic_prune(g, float(tau), int(seed), out=out, isa=isa, threads=threads)
+    return (out if out is not None else _like(result, g)), nnz
 
 
 def _seed(seed: Any) -> int:
@@ -40,7 +85,7 @@ def _out(a: np.ndarray, template: Any) -> Any:
 def prune_compress(g: Any, tau: float, seed: int, *, isa: str | None = None, threads: int = 0) -> SparseGrad:
     """Stochastic pruning below tau fused with compression to the row-bitmap format.
 
-    Element i (flat index of g) is pruned exactly like kernels.stochastic_prune(g, tau, seed)."""
+    Element i (flat index of g) is pruned exactly like stochastic_prune(g, tau, seed)."""
     g2, shape = _as_2d(g)
     bits, values, rowptr = _kernels.prune_compress(g2, float(tau), _seed(seed), isa=isa, threads=threads)
     return SparseGrad(shape, bits, values, rowptr, tau=float(tau), seed=int(seed))
@@ -48,7 +93,7 @@ def prune_compress(g: Any, tau: float, seed: int, *, isa: str | None = None, thr
 
 def prune(g: Any, p: float, seed: int, *, isa: str | None = None, threads: int = 0) -> SparseGrad:
     """The whole front-end: DBTD threshold for rate p (pass 1), prune + compress (pass 2)."""
-    tau = kernels.dbtd_threshold(g, p, isa=isa, threads=threads)
+    tau = dbtd_threshold(g, p, isa=isa, threads=threads)
     sg = prune_compress(g, tau, seed, isa=isa, threads=threads)
     sg.p = float(p)
     return sg

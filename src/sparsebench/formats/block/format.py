@@ -25,10 +25,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .. import _kernels
-from .update import StoredValuesSGD
-from .base import ConvGeometry
-from .structured_masks import BlockMask, _conv_shape, block_mask
+from ... import _kernels
+from ..base import ConvGeometry
+from ..common import _conv_shape, dense_weight_grad
+from ..sgd import StoredValuesSGD
+from .masks import BlockMask, block_mask
 
 DEFAULT_BLOCK = (4, 4)
 
@@ -196,10 +197,3 @@ class BlockSparseWeight(StoredValuesSGD):
                           **kw: Any) -> torch.Tensor:
         """The full dense dW (for growth criteria): torch's dense kernel, nothing to skip."""
         return dense_weight_grad(x, dy, self.shape, geometry)
-
-
-def dense_weight_grad(x: torch.Tensor, dy: torch.Tensor, shape, geometry: ConvGeometry | None) -> torch.Tensor:
-    if len(shape) == 2:
-        return dy.t().mm(x)
-    g = geometry or ConvGeometry()
-    return torch.nn.grad.conv2d_weight(x, tuple(shape), dy, stride=g.stride, padding=g.padding)

@@ -1,8 +1,8 @@
-"""Block-sparse weights (MEST block-based scheme): registry ops for every training stage.
+"""Cross-validation ops every format registers for its stage kernels (make_stage_ops).
 
 References are torch's dense ops on the masked dense weight (to_dense()); kernels are the
-scheme's own stages. The helpers here (make_stage_ops) are shared by methods.pattern and
-methods.filter, which register the same stage ops for their schemes.
+format's own stages. Cases: odd channels, batch 1, empty batch, stride 2, 1x1, and sparsity 0
+and 1 wherever the format allows them.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from ..sparse.base import ConvGeometry
-from ..sparse.block import BlockSparseWeight
-from ..sparse.structured_masks import block_mask
-from .registry import Case, Comparison, Op, Paper, register
+from ..registry import Case, Comparison, Op, Paper, register
+from .base import ConvGeometry
 
 MEST = Paper(
     key="yuan2021",
@@ -164,7 +162,7 @@ def make_stage_ops(method: str, paper: Paper, make_weight, *, linear: bool, need
         ("conv_forward", ref_conv_forward, k_conv_forward, "forward", ("forward",)),
         ("conv_backward_data", ref_conv_backward_data, k_conv_backward_data, "backward_data", ("backward_data",)),
         ("conv_weight_grad_sampled", ref_conv_weight_grad_sampled, k_conv_weight_grad_sampled, "weight_grad",
-         ("weight_grad",)),
+         ("weight_grad_sampled",)),
     ]
     for name, ref, ker, stage, stages in conv:
         register(Op(method=method, name=name, paper=paper, reference=ref, kernel=ker, native=native,
@@ -176,58 +174,9 @@ def make_stage_ops(method: str, paper: Paper, make_weight, *, linear: bool, need
             ("linear_backward_data", ref_linear_backward_data, k_linear_backward_data, "backward_data",
              ("backward_data",)),
             ("linear_weight_grad_sampled", ref_linear_weight_grad_sampled, k_linear_weight_grad_sampled,
-             "weight_grad", ("weight_grad",)),
+             "weight_grad", ("weight_grad_sampled",)),
         ]
         for name, ref, ker, stage, stages in lin:
             register(Op(method=method, name=name, paper=paper, reference=ref, kernel=ker, native=native,
                         cases=linear_cases(make_weight, stage, sparsities=sparsities), compare=default,
                         stages=stages, doc=f"{method} {name}{note}"))
-
-
-# --- block scheme ----------------------------------------------------------------------------------
-
-def _block_weight(block, structure="block"):
-    def make(shape, sp, dense):
-        bm = block_mask(shape, sp, block=block, weight=dense, structure=structure,
-                        group=(2 * block[0], 2 * block[1]))
-        return BlockSparseWeight.from_block_mask(bm, dense)
-    return make
-
-
-_BLOCK_SHAPES = {(4, 4): "block", (8, 1): "block", (1, 8): "block", (2, 2): "columns"}
-
-
-def _block_any(shape, sp, dense):
-    # Spread the supported block shapes (and a MEST column structure) over the cases.
-    key = (shape[0] * 7 + shape[1] * 3 + int(sp * 100)) % 4
-    block = list(_BLOCK_SHAPES)[key]
-    return _block_weight(block, _BLOCK_SHAPES[block])(shape, sp, dense)
-
-
-make_stage_ops("block", MEST, _block_any, linear=True, note=" (BSR, bo x bi blocks at one tap, direct conv)")
-
-
-def ref_from_block_mask(weight, sparsity, block, structure):
-    bm = block_mask(weight.shape, sparsity, block=block, weight=weight, structure=structure)
-    return weight * bm.dense()
-
-
-def k_from_block_mask(weight, sparsity, block, structure, **kw):
-    bm = block_mask(weight.shape, sparsity, block=block, weight=weight, structure=structure)
-    return BlockSparseWeight.from_block_mask(bm, weight).to_dense()
-
-
-def from_mask_cases():
-    for shape in ((9, 5, 3, 3), (7, 13), (0, 4, 3, 3)):
-        for block in ((4, 4), (8, 1)):
-            for sp in ((0.5,) if shape[0] == 0 else (0.0, 0.9, 1.0)):
-                for structure in (("block", "columns", "rows") if sp == 0.9 else ("block",)):
-                    yield Case(f"{shape}-{block}-s{sp}-{structure}",
-                               lambda shape=shape, block=block, sp=sp, structure=structure: {
-                                   "weight": _rand(shape, 41), "sparsity": sp, "block": block,
-                                   "structure": structure})
-
-
-register(Op(native=False, method="block", name="compress", paper=MEST, reference=ref_from_block_mask, kernel=k_from_block_mask,
-            cases=from_mask_cases, compare=Comparison(exact=True, why="pure data movement"), stages=("front_end",),
-            doc="block mask -> BSR (no dense intermediate) -> to_dense round trip"))

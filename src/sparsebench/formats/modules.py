@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import get_scheme
+from . import get_format
 from .base import ConvGeometry, SparseWeight
 
 
@@ -55,22 +55,27 @@ def _check_input(x: torch.Tensor, ndim: int, channels: int, layer: str) -> torch
 class _SparseLayer(nn.Module):
     def _init_sparse(self, weight: torch.Tensor, scheme: str, sparsity: float | None, mask: torch.Tensor | None,
                      by: str, threads: int, generator: torch.Generator | None) -> None:
-        spec = get_scheme(scheme)
-        if not spec.supports(tuple(weight.shape)):
-            raise ValueError(f"scheme {scheme!r} is not defined for weight shape {tuple(weight.shape)}")
+        fmt = get_format(scheme)
+        why = fmt.refuses(tuple(weight.shape), sparsity if mask is None else None)
+        if why:
+            raise ValueError(f"scheme {scheme!r} cannot hold this layer: {why}")
+        w = weight.detach().float().contiguous()
         if mask is None:
             if sparsity is None:
                 raise ValueError("give either sparsity or mask")
-            mask, reached = spec.make_mask(weight, sparsity, by=by, generator=generator)
-        else:
+            self.sw = fmt.from_mask(fmt.make_mask(w, sparsity, by=by, generator=generator), w)
+        elif isinstance(mask, torch.Tensor):
             if mask.shape != weight.shape or mask.dtype != torch.bool:
                 raise ValueError(f"mask must be a bool tensor of shape {tuple(weight.shape)}, "
                                  f"got {mask.dtype} {tuple(mask.shape)}")
-            reached = 1.0 - float(mask.sum()) / max(mask.numel(), 1)
+            self.sw = fmt.from_dense_mask(w, mask)
+        else:  # the format's own mask object
+            if tuple(mask.shape) != tuple(weight.shape):
+                raise ValueError(f"mask shape {tuple(mask.shape)} != weight shape {tuple(weight.shape)}")
+            self.sw = fmt.from_mask(mask, w)
         self.scheme = scheme
-        self.sparsity = reached
+        self.sparsity = 1.0 - self.sw.density
         self.threads = threads
-        self.sw = spec.from_dense(weight.detach().float().contiguous(), mask)
         self.values = nn.Parameter(self.sw.values)  # shares storage with the format
         if self.values.data_ptr() != self.sw.values.data_ptr():
             raise RuntimeError("scheme values must be shareable with the parameter")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from ..sparse.update import sgd_update, sgd_update_reference
-from .registry import Case, Comparison, Op, Paper, register
+from ..registry import Case, Comparison, Op, Paper, register
+from .sgd import sgd_update, sgd_update_reference
 
 PAPER = Paper(key="mest2021", title="MEST: Accurate and Fast Memory-Economic Sparse Training Framework on the Edge",
               venue="NeurIPS 2021", url="https://arxiv.org/abs/2110.14032")

@@ -24,11 +24,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .update import StoredValuesSGD
-from .base import ConvGeometry
-from .block import dense_weight_grad
-from .structured_masks import FilterMask, filter_mask
-from .. import _kernels
+from ... import _kernels
+from ..base import ConvGeometry
+from ..common import dense_weight_grad
+from ..sgd import StoredValuesSGD
+from .masks import FilterMask, filter_mask
 
 
 def _kw(kw: dict) -> dict:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from ..sparse.pattern import PatternSparseWeight
-from ..sparse.structured_masks import pattern_mask
-from .block import MEST, _rand, make_stage_ops
-from .registry import Case, Comparison, Op, register
+from ...registry import Case, Comparison, Op, register
+from ..crossval import MEST, _rand, make_stage_ops
+from .format import PatternSparseWeight
+from .masks import MIN_SPARSITY, pattern_mask
 
 
 def _pattern_weight(shape, sp, dense):
-    sp = max(sp, 5.0 / 9.0)  # patterns keep at most 4 of 9 taps
+    sp = max(sp, MIN_SPARSITY)
     return PatternSparseWeight.from_pattern_mask(pattern_mask(shape, sp, weight=dense), dense)
 
 
 make_stage_ops("pattern", MEST, _pattern_weight, linear=False, need3x3=True,
-               sparsities=(5.0 / 9.0, 0.9, 0.99, 1.0), note=" (4-tap patterns + connectivity, direct conv)")
+               sparsities=(MIN_SPARSITY, 0.9, 0.99, 1.0), note=" (4-tap patterns + connectivity, direct conv)")
 
 
 def ref_compress(weight, sparsity):
@@ -27,7 +27,7 @@ def k_compress(weight, sparsity, **kw):
 
 def compress_cases():
     for shape in ((9, 5, 3, 3), (1, 1, 3, 3), (0, 3, 3, 3)):
-        for sp in (5.0 / 9.0, 0.9, 1.0):
+        for sp in (MIN_SPARSITY, 0.9, 1.0):
             yield Case(f"{shape}-s{sp:.3f}", lambda shape=shape, sp=sp: {"weight": _rand(shape, 51), "sparsity": sp})
 
 

@@ -1,4 +1,6 @@
-"""Activation-gradient pruning (Ye et al., ECCV 2020): DBTD threshold + stochastic pruning.
+"""Activation-gradient pruning (Ye et al., ECCV 2020): cross-validation ops, reference
+(reference.py) vs kernels (kernels.py): DBTD threshold + stochastic pruning, the fused front end,
+and the sparse-dO backward kernels.
 
 Reference formulas (../shared/design/methods.md, section 1):
   s_hat = sqrt(pi/2) * mean|g|                        (g ~ N(0, s^2): E|g| = s * sqrt(2/pi))
@@ -15,8 +17,10 @@ import math
 import numpy as np
 import torch
 
-from .. import kernels, rng
-from .registry import Case, Comparison, Op, Paper, register
+from ...registry import Case, Comparison, Op, Paper, register
+from . import kernels
+from .format import compress_reference
+from .reference import dbtd_threshold, stochastic_prune
 
 PAPER = Paper(
     key="ye2020",
@@ -24,28 +28,6 @@ PAPER = Paper(
     venue="ECCV 2020",
     url="https://arxiv.org/abs/1908.00173",
 )
-
-
-def dbtd_threshold(g: torch.Tensor, p: float) -> float:
-    """Distribution-based threshold tau for pruning rate p (float32 value)."""
-    z = kernels.normal_quantile_for_rate(p)
-    n = g.numel()
-    if n == 0:
-        return 0.0
-    # mean|g| with the kernels' fixed summation order, so the threshold is bit-identical.
-    mean_abs = rng.abs_sum_det(g.detach().cpu().numpy()) / n
-    s_hat = math.sqrt(math.pi / 2.0) * mean_abs
-    return float(np.float32(z * s_hat))
-
-
-def stochastic_prune(g: torch.Tensor, tau: float, seed: int) -> tuple[torch.Tensor, int]:
-    """Prune |g| < tau stochastically (unbiased); returns (pruned, number of nonzeros)."""
-    tau_t = torch.tensor(tau, dtype=torch.float32)
-    u = torch.from_numpy(rng.uniform(seed, g.numel())).reshape(g.shape)
-    a = g.abs()
-    promoted = torch.where(a > u * tau_t, torch.copysign(tau_t.expand_as(g), g), torch.zeros_like(g))
-    out = torch.where(a >= tau_t, g, promoted)
-    return out, int(torch.count_nonzero(out))
 
 
 # --- cases: random and adversarial ------------------------------------------------------------
@@ -140,7 +122,6 @@ register(
 # --- fused front-end: prune + compress into the row-bitmap format ------------------------------
 # (sparsebench.actgrad.format); the backward kernels below consume that format directly.
 
-from .. import actgrad as _ag  # noqa: E402
 
 
 def _sg_dict(sg) -> dict:
@@ -154,11 +135,11 @@ def _sg_dict(sg) -> dict:
 def prune_compress_reference(g: torch.Tensor, tau: float, seed: int) -> dict:
     """stochastic_prune (the reference above), then the readable row-bitmap encoding."""
     pruned, _ = stochastic_prune(g, tau, seed)
-    return _sg_dict(_ag.compress_reference(pruned))
+    return _sg_dict(compress_reference(pruned))
 
 
 def prune_compress_kernel(g: torch.Tensor, tau: float, seed: int, *, isa=None, threads=0) -> dict:
-    return _sg_dict(_ag.prune_compress(g, tau, seed, isa=isa, threads=threads))
+    return _sg_dict(kernels.prune_compress(g, tau, seed, isa=isa, threads=threads))
 
 
 _PC_SHAPES = {
@@ -220,7 +201,7 @@ def conv_dx_reference(x, weight, grad, stride, padding):
 
 
 def conv_dx_kernel(x, weight, grad, stride, padding, *, isa=None, threads=0):
-    return _ag.conv2d_backward_data(weight, grad, tuple(x.shape[2:]), stride, padding, isa=isa, threads=threads)
+    return kernels.conv2d_backward_data(weight, grad, tuple(x.shape[2:]), stride, padding, isa=isa, threads=threads)
 
 
 def conv_dw_reference(x, weight, grad, stride, padding):
@@ -228,7 +209,7 @@ def conv_dw_reference(x, weight, grad, stride, padding):
 
 
 def conv_dw_kernel(x, weight, grad, stride, padding, *, isa=None, threads=0):
-    return _ag.conv2d_weight_grad(x, grad, tuple(weight.shape[2:]), stride, padding, isa=isa, threads=threads)
+    return kernels.conv2d_weight_grad(x, grad, tuple(weight.shape[2:]), stride, padding, isa=isa, threads=threads)
 
 
 # (N, Cin, H, W, Cout, k, stride, padding)
@@ -261,7 +242,7 @@ def _conv_case(shape, kind, p):
     g = _values(kind, (n, cout, ho, wo), 12)
     tau = 0.0 if p == 0 else (1e30 if p == 1 else dbtd_threshold(g, p))
     pruned, _ = stochastic_prune(g, tau, 5)
-    grad = _ag.compress_reference(pruned)
+    grad = compress_reference(pruned)
     return {"x": x, "weight": weight, "grad": grad, "stride": (sh, sw), "padding": (ph, pw)}
 
 
@@ -287,7 +268,7 @@ def linear_dx_reference(x, weight, grad):
 
 
 def linear_dx_kernel(x, weight, grad, *, isa=None, threads=0):
-    return _ag.linear_backward_data(weight, grad, isa=isa, threads=threads)
+    return kernels.linear_backward_data(weight, grad, isa=isa, threads=threads)
 
 
 def linear_dw_reference(x, weight, grad):
@@ -295,7 +276,7 @@ def linear_dw_reference(x, weight, grad):
 
 
 def linear_dw_kernel(x, weight, grad, *, isa=None, threads=0):
-    return _ag.linear_weight_grad(x, grad, isa=isa, threads=threads)
+    return kernels.linear_weight_grad(x, grad, isa=isa, threads=threads)
 
 
 _LIN_SHAPES = {"5x13x70": (5, 13, 70), "1x1x1": (1, 1, 1), "8x64x128": (8, 64, 128), "3x33x65": (3, 33, 65),
@@ -310,7 +291,7 @@ def linear_cases(which):
                 x, weight = torch.randn(b, cin, generator=gen), torch.randn(cout, cin, generator=gen)
                 g = torch.randn(b, cout, generator=gen)
                 tau = 0.0 if p == 0 else (1e30 if p == 1 else dbtd_threshold(g, p))
-                return {"x": x, "weight": weight, "grad": _ag.compress_reference(stochastic_prune(g, tau, 8)[0])}
+                return {"x": x, "weight": weight, "grad": compress_reference(stochastic_prune(g, tau, 8)[0])}
 
             length = max(cout if which == "dx" else b, 1)
             yield Case(f"{sname}-p{p}", make, compare=Comparison.float32_reduction(length, scale=math.sqrt(length) * 3.0))

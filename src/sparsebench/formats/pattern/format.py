@@ -15,11 +15,11 @@ from typing import Any
 
 import torch
 
-from .. import _kernels
-from .update import StoredValuesSGD
-from .base import ConvGeometry
-from .block import dense_weight_grad
-from .structured_masks import PATTERN_LIBRARY, PatternMask, pattern_mask
+from ... import _kernels
+from ..base import ConvGeometry
+from ..common import dense_weight_grad
+from ..sgd import StoredValuesSGD
+from .masks import PATTERN_LIBRARY, PatternMask, pattern_mask
 
 
 class PatternSparseWeight(StoredValuesSGD):

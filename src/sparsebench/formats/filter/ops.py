@@ -4,10 +4,10 @@ isa= and threads= are accepted and ignored (torch's own thread setting applies).
 
 from __future__ import annotations
 
-from ..sparse.filter import FilterSparseWeight
-from ..sparse.structured_masks import filter_mask
-from .block import CONV_SHAPES, _rand, make_stage_ops
-from .registry import Case, Comparison, Op, Paper, register
+from ...registry import Case, Comparison, Op, Paper, register
+from ..crossval import CONV_SHAPES, _rand, make_stage_ops
+from .format import FilterSparseWeight
+from .masks import filter_mask
 
 LI2017 = Paper(key="li2017", title="Pruning Filters for Efficient ConvNets", venue="ICLR 2017",
                url="https://arxiv.org/abs/1608.08710")

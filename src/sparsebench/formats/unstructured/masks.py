@@ -8,24 +8,18 @@ flat (row-major) index first. Scores are |w| (``by="magnitude"``) or uniform dra
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from .. import _kernels
-
-
-def _check_sparsity(sparsity: float) -> float:
-    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float, np.floating)):
-        raise TypeError(f"sparsity must be a float in [0, 1], got {type(sparsity).__name__}")
-    if not 0.0 <= float(sparsity) <= 1.0:
-        raise ValueError(f"sparsity must be in [0, 1], got {sparsity}")
-    return float(sparsity)
+from ... import _kernels
+from ..common import check_sparsity
 
 
 def num_zeros(numel: int, sparsity: float) -> int:
-    return int(round(_check_sparsity(sparsity) * numel))
+    return int(round(check_sparsity(sparsity) * numel))
 
 
 def mask_scores(weight: torch.Tensor, by: str = "magnitude", generator: torch.Generator | None = None) -> torch.Tensor:
@@ -65,6 +59,29 @@ def unstructured_mask_reference(
     keep[order[:nzero]] = False
     reached = nzero / scores.numel() if scores.numel() else 0.0
     return keep.reshape(weight.shape), reached
+
+
+@dataclass
+class ElementMask:
+    """Kept weights, one flag per element: the unstructured format's mask."""
+
+    shape: tuple[int, ...]
+    keep: torch.Tensor  # bool, weight shape
+    sparsity: float  # reached
+
+    def dense(self) -> torch.Tensor:
+        return self.keep
+
+
+def element_mask(weight, sparsity: float, by: str = "magnitude", generator: torch.Generator | None = None
+                 ) -> ElementMask:
+    """unstructured_mask as an ElementMask; ``weight`` may be just a shape when by="random"."""
+    if not isinstance(weight, torch.Tensor):
+        if by != "random":
+            raise ValueError("a magnitude mask needs the weight tensor, not only its shape")
+        weight = torch.empty(tuple(int(v) for v in weight), dtype=torch.float32)  # shape carrier only
+    keep, reached = unstructured_mask(weight, sparsity, by=by, generator=generator)
+    return ElementMask(tuple(weight.shape), keep, reached)
 
 
 def as_uint8(mask: Any, name: str = "mask") -> torch.Tensor:

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import _kernels
-from .update import StoredValuesSGD
-from .base import ConvGeometry
-from .masks import as_uint8
+from ... import _kernels
+from ..base import ConvGeometry
+from ..sgd import StoredValuesSGD
+from .masks import ElementMask, as_uint8
 
 SCHEME = "unstructured"
 
@@ -197,7 +197,14 @@ class CSRWeight(StoredValuesSGD):
         rp, col, val = csr_from_mask(m, w, **kw)
         return cls(rp, col, val, tuple(w.shape), validate=False)
 
-    from_mask = from_dense
+    @classmethod
+    def from_element_mask(cls, mask: "ElementMask", weight: torch.Tensor | None = None, **kw: Any) -> "CSRWeight":
+        """From the format's mask object; values from ``weight`` at the kept positions, or zeros."""
+        keep = mask.keep.contiguous()
+        if weight is not None:
+            return cls.from_dense(weight, keep, **kw)
+        rows, cols = torch.nonzero(keep.reshape(keep.shape[0], -1), as_tuple=True)  # row-major: sorted, unique
+        return cls.from_indices(rows, cols, torch.zeros(len(rows), dtype=torch.float32), keep.shape)
 
     @classmethod
     def from_indices(cls, rows: Any, cols: Any, values: torch.Tensor, shape: tuple[int, ...]) -> "CSRWeight":

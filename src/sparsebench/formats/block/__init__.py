@@ -1,0 +1,25 @@
+"""Block sparsity: BSR of bo x bi (output x input channel) blocks at one tap, direct convolution
+(format.py); block masks, with MEST-style whole rows / columns inside fixed groups (masks.py);
+cross-validation ops (ops.py)."""
+
+from __future__ import annotations
+
+import torch
+
+from ..base import Format
+from ..common import seed_from
+from .format import BlockSparseWeight
+from .masks import BlockMask, block_mask
+
+
+def _make_mask(weight, sparsity: float, by: str = "magnitude", generator: torch.Generator | None = None) -> BlockMask:
+    shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else tuple(weight)
+    return block_mask(shape, sparsity, weight=weight if by == "magnitude" else None, seed=seed_from(by, generator))
+
+
+def _from_mask(mask: BlockMask, weight: torch.Tensor | None = None) -> BlockSparseWeight:
+    return BlockSparseWeight.from_block_mask(mask, weight)
+
+
+FORMAT = Format("block", doc="BSR, 4x4 blocks of (output x input channels) at one tap; direct convolution",
+                make_mask=_make_mask, from_mask=_from_mask, from_dense_mask=BlockSparseWeight.from_dense, rank=1)

@@ -1,0 +1,28 @@
+"""Filter / channel sparsity: whole output filters or input channels removed, a compacted dense
+problem (format.py), L1-ranked filter / channel masks (masks.py), cross-validation ops (ops.py)."""
+
+from __future__ import annotations
+
+import torch
+
+from ..base import Format
+from ..common import seed_from
+from .format import FilterSparseWeight
+from .masks import FilterMask, filter_mask, filter_mask_from_dense
+
+
+def _make_mask(weight, sparsity: float, by: str = "magnitude", generator: torch.Generator | None = None) -> FilterMask:
+    shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else tuple(weight)
+    return filter_mask(shape, sparsity, weight=weight if by == "magnitude" else None, seed=seed_from(by, generator))
+
+
+def _from_mask(mask: FilterMask, weight: torch.Tensor | None = None) -> FilterSparseWeight:
+    return FilterSparseWeight.from_filter_mask(mask, weight)
+
+
+def _from_dense_mask(weight: torch.Tensor, mask: torch.Tensor) -> FilterSparseWeight:
+    return FilterSparseWeight.from_filter_mask(filter_mask_from_dense(mask), weight)
+
+
+FORMAT = Format("filter", doc="whole output filters / input channels removed; compacted dense problem",
+                make_mask=_make_mask, from_mask=_from_mask, from_dense_mask=_from_dense_mask, rank=3)

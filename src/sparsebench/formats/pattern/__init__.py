@@ -1,0 +1,32 @@
+"""Pattern sparsity (PatDNN / MEST): each kept 3x3 kernel keeps the 4 taps of one library pattern,
+plus connectivity sparsity (whole kernels removed); grouped-by-pattern direct convolution
+(format.py), pattern masks (masks.py), cross-validation ops (ops.py)."""
+
+from __future__ import annotations
+
+import torch
+
+from ..base import Format
+from ..common import seed_from
+from .format import PatternSparseWeight
+from .masks import MIN_SPARSITY, PatternMask, pattern_mask, pattern_mask_from_dense
+
+
+def _make_mask(weight, sparsity: float, by: str = "magnitude", generator: torch.Generator | None = None
+               ) -> PatternMask:
+    shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else tuple(weight)
+    return pattern_mask(shape, sparsity, weight=weight if by == "magnitude" else None, seed=seed_from(by, generator))
+
+
+def _from_mask(mask: PatternMask, weight: torch.Tensor | None = None) -> PatternSparseWeight:
+    return PatternSparseWeight.from_pattern_mask(mask, weight)
+
+
+def _from_dense_mask(weight: torch.Tensor, mask: torch.Tensor) -> PatternSparseWeight:
+    # The mask, not the weight's zeros, says what is kept: a kept tap may hold 0.0.
+    return PatternSparseWeight.from_pattern_mask(pattern_mask_from_dense(mask), weight)
+
+
+FORMAT = Format("pattern", doc="3x3 kernels keep 4 taps of an 8-pattern library + connectivity sparsity",
+                make_mask=_make_mask, from_mask=_from_mask, from_dense_mask=_from_dense_mask,
+                min_sparsity=MIN_SPARSITY, kernel_sizes=((3, 3),), linear=False, rank=2)

@@ -1,0 +1,22 @@
+"""Unstructured weight sparsity: CSR (int32 indices) and direct sparse convolution (csr.py),
+element masks by magnitude or at random (masks.py), cross-validation ops (ops.py)."""
+
+from __future__ import annotations
+
+import torch
+
+from ..base import Format
+from .csr import CSRWeight
+from .masks import ElementMask, element_mask
+
+
+def _from_mask(mask: ElementMask, weight: torch.Tensor | None = None) -> CSRWeight:
+    return CSRWeight.from_element_mask(mask, weight)
+
+
+def _from_dense_mask(weight: torch.Tensor, mask: torch.Tensor) -> CSRWeight:
+    return CSRWeight.from_dense(weight, mask)
+
+
+FORMAT = Format("unstructured", doc="CSR over (Cout, Cin*kh*kw), int32 indices; direct sparse convolution",
+                make_mask=element_mask, from_mask=_from_mask, from_dense_mask=_from_dense_mask, rank=0)

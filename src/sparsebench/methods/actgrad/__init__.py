@@ -1,0 +1,57 @@
+"""Activation-gradient pruning (Ye et al., ECCV 2020, "Accelerating CNN Training by Pruning
+Activation Gradients"): DBTD threshold + unbiased stochastic pruning of the output gradient dO,
+the fused prune + compress front end, and backward-data / weight-gradient kernels that read the
+compressed dO, for conv2d and linear.
+
+  reference.py  readable PyTorch formulas        kernels.py  wrappers over the C++ kernels
+  format.py     the compressed dO (SparseGrad)   nn.py       PrunedConv2d / apply_actgrad_pruning
+  ops.py        cross-validation ops             bench.py    benchmark cases and what they time
+"""
+
+from __future__ import annotations
+
+from ..base import Method
+from . import bench
+from .format import SparseGrad, compress_reference, rows_cols
+from .kernels import (
+    conv2d_backward_data,
+    conv2d_weight_grad,
+    linear_backward_data,
+    linear_weight_grad,
+    prune,
+    prune_compress,
+)
+from .nn import PrunedConv2d, PrunedLinear, apply_actgrad_pruning
+
+
+class ActgradMethod(Method):
+    name = "actgrad"
+    suite = bench.SUITE
+    title = "activation-gradient pruning (DBTD + stochastic pruning of dO)"
+    rate_label = "pruning rate p"
+    stages = bench.STAGES
+
+    def cases(self, profile):
+        return bench.cases(profile)
+
+    def build(self, case):
+        return bench.build(case)
+
+    def impl_names(self, case):
+        return bench.impl_names(case)
+
+    def accuracy_cases(self, dataset, quick):
+        rates = (0.0, 0.9, 0.99) if quick else (0.0, 0.5, 0.9, 0.95, 0.99)
+        return [(bench.METHOD_SCHEME, p) for p in rates]
+
+    def apply(self, model, scheme, sparsity, *, seed=0, generator=None):
+        return model if sparsity == 0.0 else apply_actgrad_pruning(model, sparsity, seed)
+
+
+METHOD = ActgradMethod()
+
+__all__ = [
+    "METHOD", "SparseGrad", "compress_reference", "rows_cols", "PrunedConv2d", "PrunedLinear",
+    "apply_actgrad_pruning", "conv2d_backward_data", "conv2d_weight_grad", "linear_backward_data",
+    "linear_weight_grad", "prune", "prune_compress",
+]

@@ -1,0 +1,62 @@
+"""What a training method provides, so the harness, asv suites, pytest-benchmark, accuracy runs,
+validate and reports can enumerate methods without naming one.
+
+A method package (``methods/<name>/``) holds its PyTorch reference, kernel wrappers, registry
+ops (``ops.py``), and declares ``METHOD``, an instance of a Method subclass, in its
+``__init__``. The package is found by walking ``sparsebench.methods``: adding a method touches
+only its own folder.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+
+if TYPE_CHECKING:  # types only: the harness imports methods, not the other way round
+    from torch import nn
+
+    from ..cases import BenchCase, StageBench
+    from ..catalogue import Profile
+
+
+class Method:
+    """Override what the method has; the defaults say it has nothing of that kind."""
+
+    name: str = ""  # the package name
+    suite: str = ""  # the records' suite field of its benchmark cases
+    title: str = ""  # one line for tables and reports
+    rate_label: str = "sparsity"  # what BenchCase.sparsity means for it (axis label)
+    stages: tuple[str, ...] = ()  # its benchmark stages in report order (sparsebench.stages names)
+    # claim comparisons it defines beyond the generic ones (sparsebench.claims):
+    # name -> fn(claim, records) -> Verdict
+    claim_measures: dict[str, Callable[..., Any]] = {}
+
+    # --- benchmarks (what the harness times) ----------------------------------------------
+    def cases(self, profile: "Profile") -> Iterator["BenchCase"]:
+        """Its benchmark cases in a catalogue profile (only those its formats accept)."""
+        return iter(())
+
+    def build(self, case: "BenchCase") -> "StageBench":
+        """The callables of one case (ours and the baselines), prepared outside timing;
+        raises cases.Unavailable when the case cannot run here."""
+        raise NotImplementedError(f"method {self.name!r} has no benchmark cases")
+
+    def impl_names(self, case: "BenchCase") -> tuple[str, ...]:
+        """The implementations build(case) times, known without building anything."""
+        return ()
+
+    def scheme_label(self, scheme: str) -> str:
+        """How a case's scheme is named in tables and plots."""
+        return scheme
+
+    # --- training (accuracy runs and whole-network runs) ------------------------------------
+    def accuracy_cases(self, dataset: str, quick: bool) -> Iterable[tuple[str, float]]:
+        """(scheme, sparsity or rate) pairs the accuracy runs train on ``dataset``."""
+        return ()
+
+    def apply(self, model: "nn.Module", scheme: str, sparsity: float, *, seed: int = 0,
+              generator: Any = None) -> "nn.Module":
+        """The training hook: ``model`` converted to train with the method (in place or new)."""
+        raise NotImplementedError(f"method {self.name!r} has no training hook")
+
+    def __repr__(self) -> str:
+        return f"<method {self.name}: {self.title}>"
