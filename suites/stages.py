@@ -1,38 +1,34 @@
-"""asv suites generated from sparsebench.catalogue (no second list of shapes).
+"""asv suites generated from the methods' benchmark cases in sparsebench.catalogue's profiles
+(no second list of shapes, and no method named here).
 
-Classes prefixed Smoke* cover the "smoke" profile (one layer, s = 0.9, core stages, ours and
-torch-dense: a few minutes), Quick* the quick profile and Full* the full one: pick with
-`asv run --bench Smoke` / `--bench Quick` / `--bench Full` (or any regex). Each class has
+For every method with benchmark cases there are three classes: Smoke<Method> (the "smoke"
+profile: one layer, s = 0.9, core stages, ours and torch-dense: a few minutes), Quick<Method>
+(the quick profile) and Full<Method> (the full one): pick with `asv run --bench Smoke` /
+`--bench Quick` / `--bench Full` (or any regex, e.g. `--bench SmokeStaticMask`). Each class has
   time_stage                    seconds per call (asv's own timing),
   track_peak_delta_bytes        the stage's own peak-RSS delta (not the process's),
   track_ns_per_effective_madd   nanoseconds per useful multiply-add (lower is better),
-for ours ("sparsebench") and the baselines ("torch-dense", "torch-sparse") as an `impl`
-parameter, so a ratio can be read per commit. impl "sparseprop" (the SparseProp peer, unstructured
-weights, stages forward / backward / step) runs when it is installed (`sparsebench peers install`)
-and raises NotImplementedError (asv: skipped) when not. asv runs each benchmark in its own
-process, which is what isolates a SparseProp crash here; setup raises the stack limit for it.
+for ours ("sparsebench") and the baselines ("torch-dense", "torch-sparse", ...) as an `impl`
+parameter, so a ratio can be read per commit. A peer implementation (SparseProp: unstructured
+weights, stages forward / backward / step) runs when it is installed (`sparsebench peers
+install`) and raises NotImplementedError (asv: skipped) when not. asv runs each benchmark in its
+own process, which is what isolates a peer's crash here; setup raises the stack limit for it.
+The suites need a commit from the Method-unit redesign on (sparsebench.methods.all_methods).
 """
 
 import os
-import sys
 
 import torch
 
 from sparsebench import catalogue
-from sparsebench.harness.run import torch_threads
-from sparsebench.harness.stages import OURS, Unavailable, build
-
-try:  # asv runs these suites against older commits too: newer helpers are optional
-    from sparsebench.harness.stages import impl_names
-except ImportError:
-    impl_names = None
+from sparsebench.cases import OURS, BenchCase, Unavailable
 from sparsebench.measure import measure_peak_delta
-
-IMPLS = (OURS, "torch-dense", "torch-sparse", "sparseprop")
+from sparsebench.methods import all_methods, build, impl_names
+from sparsebench.peers import all_peers
 
 
 class _Stages:
-    suite = "weight_sparse"
+    suite = ""
     param_names = ["layer", "scheme", "stage", "sparsity", "threads", "impl"]
     timeout = 300
     number = 1
@@ -40,13 +36,12 @@ class _Stages:
     warmup_time = 0.1
 
     def setup(self, layer, scheme, stage, sparsity, threads, impl):
-        case = catalogue.BenchCase(self.suite, layer, scheme, stage, sparsity, threads)
-        if not catalogue.scheme_applies(scheme, catalogue.LAYERS[layer]):
-            raise NotImplementedError(f"{scheme} does not apply to {layer}")
-        if impl_names is not None and impl != "sparseprop" and impl not in impl_names(case):
-            raise NotImplementedError(f"{impl} has no {suite_stage(case)} stage")
+        case = BenchCase(self.suite, layer, scheme, stage, sparsity, threads)
+        peer = all_peers().get(impl)
+        if peer is None and impl not in impl_names(case):
+            raise NotImplementedError(f"{impl} has no {suite_stage(case)} stage (or {scheme} does not apply to {layer})")
         try:
-            bench = self._build_peer(case) if impl == "sparseprop" else build(case)
+            bench = self._build_peer(peer, case) if peer is not None else build(case)
         except Unavailable as exc:
             raise NotImplementedError(str(exc)) from exc
         if impl not in bench.impls:
@@ -58,22 +53,19 @@ class _Stages:
         self.fn()  # warm caches and lazy initialisation
 
     @staticmethod
-    def _build_peer(case):
-        from sparsebench.harness.stages import build_peer
-        from sparsebench.peers import sparseprop as sp
-
-        if not sp.applies(case):
-            raise NotImplementedError(f"sparseprop has no {case.scheme}/{case.stage} stage for {case.layer}")
-        st = sp.status()
+    def _build_peer(peer, case):
+        if not peer.applies(case):
+            raise NotImplementedError(f"{peer.PEER} has no {case.scheme}/{case.stage} stage for {case.layer}")
+        st = peer.status()
         if not st["installed"]:
             raise NotImplementedError(st["reason"])
         # its OpenMP runtime reads these when it loads; a process measures one thread count
         loaded = os.environ.get("SPARSEBENCH_PEER_THREADS")
-        if loaded and int(loaded) != case.threads and "backend" in sys.modules:
-            raise NotImplementedError(f"sparseprop already loaded at {loaded} threads in this process")
+        if loaded and int(loaded) != case.threads:
+            raise NotImplementedError(f"{peer.PEER} already loaded at {loaded} threads in this process")
         os.environ["SPARSEBENCH_PEER_THREADS"] = str(case.threads)
-        sp.prepare_process(case.threads)
-        return build_peer(case)
+        peer.prepare_process(case.threads)
+        return peer.build(case)
 
     def teardown(self, *params):
         # asv calls teardown after a skipped setup too
@@ -117,57 +109,45 @@ def _selection() -> dict:
     return out
 
 
-def _params(prof, suite, impls=IMPLS):
-    cases = list(catalogue.SUITES[suite](prof))
+def _impls(cases) -> list[str]:
+    """Ours and the baselines a method's cases time, then the peers that apply to any of them."""
+    names = sorted({i for c in cases for i in impl_names(c)}, key=lambda i: (i != OURS, i))
+    return names + sorted({p.PEER for p in all_peers().values() if any(p.applies(c) for c in cases)})
+
+
+def _params(prof, method, impls=None):
+    cases = list(method.cases(prof))
     grid = [
         sorted({c.layer for c in cases}),
         sorted({c.scheme for c in cases}),
         sorted({c.stage for c in cases}),
         sorted({c.sparsity for c in cases}),
         sorted({c.threads for c in cases}),
-        list(impls),
+        list(impls) if impls is not None else _impls(cases),
     ]
     sel = _selection()
     return [[v for v in values if _Stages.param_names[i] not in sel or str(v) in sel[_Stages.param_names[i]]]
             for i, values in enumerate(grid)]
 
 
-CORE_STAGES = ("forward", "backward_data", "weight_grad", "backward")
+CORE_STAGES = ("forward", "backward_data", "weight_grad", "weight_grad_sampled", "backward")
 
 
-def _smoke(suite, impls):
+def _smoke(method):
     """The smoke grid: catalogue profile "smoke", the core stages, ours and torch-dense only."""
-    prof = catalogue.PROFILES.get("smoke")
-    if prof is None:  # a commit from before the smoke profile: its quick profile's first layer at 0.9
-        q = catalogue.PROFILES["quick"]
-        prof = catalogue.Profile(layers=q.layers[:1], sparsities=(0.9,), rates=(0.9,), schemes=q.schemes, threads=(1,))
-    grid = _params(prof, suite, impls)
+    grid = _params(catalogue.PROFILES["smoke"], method, (OURS, "torch-dense"))
     grid[2] = [s for s in grid[2] if s in CORE_STAGES]
     return grid
 
 
-class SmokeWeightSparse(_Stages):
-    params = _smoke("weight_sparse", (OURS, "torch-dense"))
+def _class_name(method_name: str) -> str:
+    return "".join(part.capitalize() for part in method_name.split("_"))
 
 
-class SmokeActGrad(_Stages):
-    suite = "actgrad"
-    params = _smoke("actgrad", (OURS, "torch-dense"))
-
-
-class QuickWeightSparse(_Stages):
-    params = _params(catalogue.PROFILES["quick"], "weight_sparse")
-
-
-class FullWeightSparse(_Stages):
-    params = _params(catalogue.PROFILES["full"], "weight_sparse")
-
-
-class QuickActGrad(_Stages):
-    suite = "actgrad"
-    params = _params(catalogue.PROFILES["quick"], "actgrad", (OURS, "torch-dense", "torch-reference"))
-
-
-class FullActGrad(_Stages):
-    suite = "actgrad"
-    params = _params(catalogue.PROFILES["full"], "actgrad", (OURS, "torch-dense", "torch-reference"))
+for _method in all_methods().values():
+    if not _method.suite:
+        continue
+    for _prefix, _grid in (("Smoke", _smoke(_method)), ("Quick", _params(catalogue.PROFILES["quick"], _method)),
+                           ("Full", _params(catalogue.PROFILES["full"], _method))):
+        _name = _prefix + _class_name(_method.name)
+        globals()[_name] = type(_name, (_Stages,), {"suite": _method.suite, "params": _grid, "__module__": __name__})

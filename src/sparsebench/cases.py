@@ -47,3 +47,6 @@ class StageBench:
     tensor_bytes: dict[str, int]
     info: dict[str, Any] = field(default_factory=dict)
     bytes_moved: int | None = None  # memory-bound stages (front end): bytes read + written
+    # impl timed beside the others so each one's cost also reads as a multiple of it (mask_update
+    # vs one forward of the same layer)
+    ratio_to: str | None = None

@@ -36,7 +36,7 @@ def add_commands(sub) -> None:
     p = sub.add_parser("accuracy", help="accuracy vs sparsity on offline data (digits, mnist)")
     p.add_argument("--dataset", default="digits", choices=["digits", "mnist"])
     p.add_argument("--full", action="store_true", help="more sparsities and rates")
-    p.add_argument("--method", action="append", choices=["static_sparse", "actgrad"])
+    p.add_argument("--method", action="append", help="a method's name, or dense (default: all)")
     p.add_argument("--scheme", action="append")
     p.add_argument("--epochs", type=int, help="override the fixed training budget")
     p.add_argument("--results", default="results")

@@ -1,5 +1,7 @@
 """Train a small CNN per (method, scheme, sparsity) with a fixed seed and budget; write
-"accuracy" records (test accuracy, loss curve) that claims and reports read."""
+"accuracy" records (test accuracy, loss curve) that claims and reports read. Each method says
+which runs it wants (Method.accuracy_cases) and converts the model (Method.apply, its training
+hook); "dense" is the unconverted model."""
 
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ from .data import Split, load
 
 @dataclass(frozen=True)
 class AccuracyCase:
-    method: str  # "dense", "static_sparse" (fixed mask, one scheme), "actgrad" (pruned gradients)
-    scheme: str  # weight scheme, or "actgrad" / "dense"
+    method: str  # a method package's name, or DENSE
+    scheme: str  # the weight format, or the method's own variant name
     sparsity: float  # weight sparsity, or the pruning rate p
     dataset: str = "digits"
     epochs: int = 12
@@ -36,24 +38,21 @@ def _cnn(conv: Callable[..., nn.Module], linear: Callable[..., nn.Module], image
                          linear(32 * side * side, 10))
 
 
+DENSE = "dense"
+
+
 def build_model(case: AccuracyCase, image: int) -> nn.Module:
     torch.manual_seed(case.seed)
-    if case.method == "dense" or case.sparsity == 0.0 and case.method != "actgrad":
-        return _cnn(nn.Conv2d, nn.Linear, image)
-    if case.method == "static_sparse":
-        from ..sparse.modules import SparseConv2d, SparseLinear
+    model = _cnn(nn.Conv2d, nn.Linear, image)
+    if case.method == DENSE:
+        return model
+    from ..methods import get_method
 
-        g = torch.Generator().manual_seed(case.seed)
-        lin_scheme = "unstructured" if case.scheme == "pattern" else case.scheme
-        return _cnn(lambda *a: SparseConv2d(*a, scheme=case.scheme, sparsity=case.sparsity, generator=g),
-                    lambda i, o: SparseLinear(i, o, scheme=lin_scheme, sparsity=case.sparsity, generator=g),
-                    image)
-    if case.method == "actgrad":
-        from ..actgrad import apply_actgrad_pruning
-
-        model = _cnn(nn.Conv2d, nn.Linear, image)
-        return model if case.sparsity == 0.0 else apply_actgrad_pruning(model, case.sparsity, case.seed)
-    raise ValueError(f"unknown accuracy method {case.method!r}")
+    try:
+        method = get_method(case.method)
+    except KeyError as exc:
+        raise ValueError(f"unknown accuracy method {case.method!r}: {exc}") from None
+    return method.apply(model, case.scheme, case.sparsity, seed=case.seed)
 
 
 def train(case: AccuracyCase, data: Split, batch: int = 64, lr: float = 0.05) -> dict:
@@ -82,14 +81,12 @@ def train(case: AccuracyCase, data: Split, batch: int = 64, lr: float = 0.05) ->
 
 
 def accuracy_cases(dataset: str = "digits", quick: bool = True) -> list[AccuracyCase]:
-    """The accuracy grid: dense, every weight scheme across sparsities, actgrad across rates."""
-    from ..catalogue import SCHEMES
+    """The accuracy grid: the dense model, then every method's own runs."""
+    from ..methods import all_methods
 
-    sparsities = (0.0, 0.7, 0.9) if quick else (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
-    rates = (0.0, 0.9, 0.99) if quick else (0.0, 0.5, 0.9, 0.95, 0.99)
-    cases = [AccuracyCase("static_sparse", s, sp, dataset) for s in SCHEMES for sp in sparsities
-             if not (s == "pattern" and 0.0 < sp < 5 / 9)]
-    cases += [AccuracyCase("actgrad", "actgrad", p, dataset) for p in rates]
+    cases = [AccuracyCase(DENSE, DENSE, 0.0, dataset)]
+    for method in all_methods().values():
+        cases += [AccuracyCase(method.name, scheme, s, dataset) for scheme, s in method.accuracy_cases(dataset, quick)]
     return cases
 
 

@@ -48,6 +48,10 @@ class SparseWeight(Protocol):
 
     def mask(self) -> torch.Tensor: ...  # bool, dense shape
 
+    def positions(self) -> torch.Tensor: ...  # int64 like values: flat row-major dense index, -1 = padding
+
+    def mask_object(self) -> "Mask": ...  # the format's Mask of the current structure (no dense weight)
+
     def tensor_bytes(self) -> int: ...  # bytes held by the compressed format
 
     def forward(self, x: torch.Tensor, geometry: ConvGeometry | None = None, **kw: Any) -> torch.Tensor: ...
@@ -86,6 +90,17 @@ class Format:
         values from ``weight`` at the kept positions, or zeros; no dense bool round trip.
     from_dense_mask(weight, bool_mask) -> SparseWeight
         for callers that hold a dense bool mask (peers, tests); checks it fits the format.
+    prune_grow(sw, fraction, *, generator=None, scores=None) -> Mask
+        MEST-style mask update on ``sw``'s current structure: drop the round(fraction * kept)
+        lowest-scored kept units (score: sum of squared values, or of ``scores``, a dense
+        weight-shaped tensor, over the unit; ties: lower flat unit index dropped first) and grow as
+        many units drawn uniformly (``generator``) among those not kept before this call; the kept
+        unit count is unchanged. ValueError (nothing changed) on a bad fraction / scores or when
+        more units would grow than are free.
+    mask_from_dense(bool_mask, like=None) -> Mask
+        the format's Mask of a dense bool mask (ValueError when the format cannot hold it), with
+        the layout parameters (block shape, pattern library) of the SparseWeight ``like``;
+        None: callers go through from_dense_mask.
     """
 
     name: str
@@ -97,6 +112,8 @@ class Format:
     kernel_sizes: tuple[tuple[int, int], ...] | None = None  # conv kernels it supports; None: any
     linear: bool = True  # whether it holds (out, in) linear weights
     rank: int = 100  # where tables and profiles list it: finer granularity first
+    prune_grow: Callable[..., Mask] | None = None  # see above; every built-in format sets it
+    mask_from_dense: Callable[..., Mask] | None = None
 
     def refuses(self, shape: tuple[int, ...], sparsity: float | None = None) -> str | None:
         """Why this format cannot hold a weight of ``shape`` at ``sparsity``; None if it can."""

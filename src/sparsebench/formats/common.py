@@ -70,3 +70,78 @@ def dense_weight_grad(x: torch.Tensor, dy: torch.Tensor, shape, geometry: ConvGe
         return dy.t().mm(x)
     g = geometry or ConvGeometry()
     return torch.nn.grad.conv2d_weight(x, tuple(shape), dy, stride=g.stride, padding=g.padding)
+
+
+# --- mask updates (prune / grow) ------------------------------------------------------------------
+
+
+def check_fraction(fraction, name: str = "fraction") -> float:
+    """A prune/grow fraction: a real number in [0, 1] (ValueError naming ``name`` otherwise)."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating, np.integer)):
+        raise ValueError(f"{name} must be a float in [0, 1], got {type(fraction).__name__} {fraction!r}")
+    f = float(fraction)
+    if not 0.0 <= f <= 1.0:  # NaN fails too
+        raise ValueError(f"{name} must be in [0, 1], got {fraction!r}")
+    return f
+
+
+def unit_scores(sw, scores: torch.Tensor | None, n_units: int, per_unit: int) -> torch.Tensor:
+    """float64 score of each stored unit of ``sw`` whose values are stored as ``n_units``
+    consecutive runs of ``per_unit`` slots: the sum of squared values, or, with ``scores`` (a dense
+    weight-shaped float tensor), the sum of scores at the unit's positions (padding slots count 0).
+    Only values-sized tensors are made (scores are gathered at positions())."""
+    if scores is None:
+        s = sw.values.detach().to(torch.float64) ** 2
+        what = "values"
+    else:
+        if not isinstance(scores, torch.Tensor) or not scores.dtype.is_floating_point:
+            raise ValueError(f"scores must be a floating-point torch.Tensor, got "
+                             f"{scores.dtype if isinstance(scores, torch.Tensor) else type(scores).__name__}")
+        if tuple(scores.shape) != tuple(sw.shape):
+            raise ValueError(f"scores must have the weight shape {tuple(sw.shape)}, got {tuple(scores.shape)}")
+        pos = sw.positions()
+        flat = scores.detach().reshape(-1)
+        s = torch.where(pos >= 0, flat[pos.clamp(min=0)], torch.zeros((), dtype=flat.dtype)).to(torch.float64)
+        what = "scores"
+    if n_units == 0 or per_unit == 0:
+        return torch.zeros(n_units, dtype=torch.float64)
+    u = s.reshape(n_units, per_unit).sum(1)
+    if bool(torch.isnan(u).any()):
+        raise ValueError(f"{what} contain NaN: units cannot be ranked")
+    return u
+
+
+def prune_grow_units(n_units: int, kept: torch.Tensor, scores: torch.Tensor, fraction,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """MEST prune + grow over ``n_units`` units, ``kept`` (unique unit ids, any order) scored by
+    ``scores`` (one per kept id). Drops the k = round(fraction * len(kept)) lowest-scored kept units
+    (stable: equal scores drop the lower unit id first) and grows k units drawn uniformly with
+    ``generator`` among the units not kept before this call (so a just-pruned unit never regrows).
+
+    Returns (new kept ids ascending, pruned ids ascending, grown ids in draw order). ValueError,
+    naming ``fraction``, when k exceeds the free units."""
+    f = check_fraction(fraction)
+    kept = torch.as_tensor(kept).to(torch.int64).reshape(-1)
+    scores = torch.as_tensor(scores).reshape(-1)
+    if kept.numel() != scores.numel():
+        raise ValueError(f"{kept.numel()} kept units but {scores.numel()} scores")
+    order = torch.argsort(kept)
+    ids, sc = kept[order], scores[order]
+    n_kept = int(ids.numel())
+    k = int(round(f * n_kept))
+    n_free = int(n_units) - n_kept
+    if k > n_free:
+        raise ValueError(f"fraction={fraction!r} would prune and regrow {k} of {n_kept} kept units, but only "
+                         f"{n_free} units are free to grow (sparsity too low for this fraction)")
+    empty = torch.zeros(0, dtype=torch.int64)
+    if k == 0:
+        return ids, empty, empty
+    drop = torch.argsort(sc, stable=True)[:k]
+    stay = torch.ones(n_kept, dtype=torch.bool)
+    stay[drop] = False
+    free_flag = torch.ones(int(n_units), dtype=torch.bool)
+    free_flag[ids] = False
+    free = torch.nonzero(free_flag).flatten()
+    grown = free[torch.randperm(n_free, generator=generator)[:k]]
+    new = torch.sort(torch.cat([ids[stay], grown])).values
+    return new, torch.sort(ids[drop]).values, grown

@@ -6,6 +6,11 @@ sparse kernels. Any torch optimizer updates ``values`` in place; the scheme sees
 because its ``values`` *is* the parameter's storage.
 Agreement with torch autograd of the masked dense layer: see tests/test_sparse_modules.py
 (float32 sums reordered: rtol/atol from Comparison.float32_reduction of the reduction length).
+
+Masks are mutable: ``update_mask`` / ``prune_grow`` rebuild the format on a new mask (surviving
+values kept, grown ones set) and keep ``values`` the same nn.Parameter object, remapping the
+per-position optimizer state (torch optimizers' state, or buffers such as the sparse SGD momentum)
+so training continues across the change; see tests/test_mask_update.py.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from torch import nn
 
 from . import get_format
 from .base import ConvGeometry, SparseWeight
+from .mutate import rebuild, remap_tensor
 
 
 class _SparseStages(torch.autograd.Function):
@@ -79,6 +85,79 @@ class _SparseLayer(nn.Module):
         self.values = nn.Parameter(self.sw.values)  # shares storage with the format
         if self.values.data_ptr() != self.sw.values.data_ptr():
             raise RuntimeError("scheme values must be shareable with the parameter")
+
+    def _mask_object(self, fmt, mask):
+        """The format's Mask for ``mask`` (its Mask object, or a dense bool tensor); ValueError."""
+        shape = tuple(self.sw.shape)
+        if isinstance(mask, torch.Tensor):
+            if mask.dtype != torch.bool or tuple(mask.shape) != shape:
+                raise ValueError(f"mask must be a bool tensor of shape {shape}, got {mask.dtype} {tuple(mask.shape)}")
+            try:
+                if fmt.mask_from_dense is not None:
+                    return fmt.mask_from_dense(mask.contiguous(), self.sw)
+                return fmt.from_dense_mask(torch.zeros(shape), mask.contiguous()).mask_object()
+            except (TypeError, IndexError, RuntimeError) as e:
+                raise ValueError(f"scheme {self.scheme!r} cannot hold this mask: {e}") from e
+        if not hasattr(mask, "shape") or not hasattr(mask, "dense"):
+            raise ValueError(f"mask must be a {self.scheme} Mask object or a bool tensor, got {type(mask).__name__}")
+        if tuple(mask.shape) != shape:
+            raise ValueError(f"mask shape {tuple(mask.shape)} != weight shape {shape}")
+        return mask
+
+    def update_mask(self, mask: Any, *, optimizer: torch.optim.Optimizer | None = None,
+                    state: tuple[torch.Tensor, ...] | list[torch.Tensor] = (),
+                    grown: float | torch.Tensor = 0.0) -> dict:
+        """Change the layer's mask. ``mask``: the format's Mask object or a bool tensor of the dense
+        weight shape. Surviving positions keep their values, grown ones start at ``grown`` (a float
+        or one float32 per grown slot, storage order). ``self.values`` stays the same nn.Parameter
+        (its data is the new format's values; grad cleared); every tensor in
+        ``optimizer.state[self.values]`` shaped like the old values, and every tensor in ``state``,
+        is remapped (grown slots -> 0). ValueError on a bad mask / state / grown, layer unchanged.
+
+        Returns {"kept", "pruned", "grown": counts in weights (positions), "src": the remap
+        (new slot -> old slot or -1), "state": the remapped ``state`` tensors, in order}."""
+        fmt = get_format(self.scheme)
+        old = self.sw
+        mobj = self._mask_object(fmt, mask)
+        old_shape = tuple(self.values.shape)
+        state = tuple(state)
+        for i, t in enumerate(state):
+            if not isinstance(t, torch.Tensor) or tuple(t.shape) != old_shape:
+                raise ValueError(f"state[{i}] must be a tensor shaped like values {old_shape}, got "
+                                 f"{tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
+        try:
+            new_sw, src = rebuild(fmt, old, mobj, grown=grown)
+        except (TypeError, AttributeError, IndexError, RuntimeError) as e:
+            raise ValueError(f"scheme {self.scheme!r} cannot hold this mask: {e}") from e
+        # Nothing has changed so far; commit.
+        new_state = tuple(remap_tensor(t, src) for t in state)
+        if optimizer is not None and self.values in optimizer.state:
+            st = optimizer.state[self.values]
+            for key, v in list(st.items()):
+                if isinstance(v, torch.Tensor) and tuple(v.shape) == old_shape:
+                    st[key] = remap_tensor(v, src)
+        old_real = int((old.positions() >= 0).sum())
+        survived = int((src >= 0).sum())
+        new_real = int((new_sw.positions() >= 0).sum())
+        self.sw = new_sw
+        self.values.data = new_sw.values
+        self.values.grad = None
+        if self.values.data_ptr() != new_sw.values.data_ptr():
+            raise RuntimeError("scheme values must be shareable with the parameter")
+        self.sparsity = 1.0 - new_sw.density
+        return {"kept": new_real, "pruned": old_real - survived, "grown": new_real - survived, "src": src,
+                "state": new_state}
+
+    def prune_grow(self, fraction: float, *, optimizer: torch.optim.Optimizer | None = None,
+                   state: tuple[torch.Tensor, ...] | list[torch.Tensor] = (), generator: torch.Generator | None = None,
+                   scores: torch.Tensor | None = None) -> dict:
+        """MEST step: the format's prune_grow (drop round(fraction * kept units) lowest-scored units,
+        grow as many unseen ones at random) then update_mask (grown weights start at 0)."""
+        fmt = get_format(self.scheme)
+        if fmt.prune_grow is None:
+            raise ValueError(f"scheme {self.scheme!r} has no prune_grow")
+        return self.update_mask(fmt.prune_grow(self.sw, fraction, generator=generator, scores=scores),
+                                optimizer=optimizer, state=state)
 
     def dense_weight(self) -> torch.Tensor:
         """The equivalent masked dense weight (for checks and export; not used in training)."""

@@ -20,10 +20,12 @@ def _progress(i: int, n: int, case) -> None:
     sys.stderr.flush()
 
 
-def _select(args: argparse.Namespace) -> list[catalogue.BenchCase]:
-    cases = catalogue.cases(args.profile, tuple(args.suite or catalogue.SUITES))
+def _select(args: argparse.Namespace) -> list:
+    from .. import methods
 
-    def keep(c: catalogue.BenchCase) -> bool:
+    cases = methods.cases(args.profile, tuple(args.suite) if args.suite else None)
+
+    def keep(c) -> bool:
         return (
             (not args.layer or c.layer in args.layer)
             and (not args.scheme or c.scheme in args.scheme)
@@ -52,13 +54,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.list:
         print("\n".join(c.id for c in cases))
         return 0
-    from ..peers import applies, status
+    from ..peers import peers_for
 
     peers = args.peers is not False
-    if peers and any(applies(c) for c in cases):
-        st = status()
-        print(f"peers: {st['reason'] if st['installed'] else 'sparseprop is not installed: its rows say so (' + st['reason'] + ')'}",
-              file=sys.stderr)
+    for peer in {p.PEER: p for c in cases for p in peers_for(c)}.values() if peers else ():
+        st = peer.status()
+        text = st["reason"] if st["installed"] else f"{peer.PEER} is not installed: its rows say so ({st['reason']})"
+        print(f"peers: {text}", file=sys.stderr)
     t0 = time.perf_counter()
     path = run_cases(cases, results_dir=Path(args.results), out=Path(args.out) if args.out else None,
                      rounds=args.rounds, progress=None if args.quiet else _progress, peers=peers,
@@ -101,7 +103,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=sorted(catalogue.PROFILES), default=None,
                    help=f"case profile (default ${catalogue.PROFILE_ENV} or quick)")
-    p.add_argument("--suite", action="append", choices=sorted(catalogue.SUITES))
+    p.add_argument("--suite", action="append", help="a method's suite (default: every method's)")
     p.add_argument("--layer", action="append", choices=sorted(catalogue.LAYERS))
     p.add_argument("--scheme", action="append")
     p.add_argument("--stage", action="append")
@@ -110,18 +112,23 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_peers(args: argparse.Namespace) -> int:
-    from ..peers import sparseprop as sp
+    import subprocess
 
-    if args.action == "install":
-        return sp.install(dry_run=args.dry_run)
-    st = sp.status()
-    print(st["reason"])
-    if st["installed"] and args.check:
-        import subprocess
+    from ..peers import all_peers
 
-        # import in a fresh process (its extension loads its own OpenMP runtime)
-        return subprocess.call([sys.executable, "-c", "import backend, sparseprop.modules"])
-    return 0 if st["installed"] or not args.check else 1
+    rc = 0
+    for name, peer in all_peers().items():
+        if args.action == "install":
+            rc = rc or peer.install(dry_run=args.dry_run)
+            continue
+        st = peer.status()
+        print(st["reason"])
+        if st["installed"] and args.check:
+            # import in a fresh process (a peer's extension may load its own OpenMP runtime)
+            rc = rc or subprocess.call([sys.executable, "-c", f"import {peer.__name__} as p; p.load()"])
+        elif args.check and not st["installed"]:
+            rc = 1
+    return rc
 
 
 def add_commands(sub) -> None:
@@ -134,8 +141,8 @@ def add_commands(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--peers", action="store_true", default=None,
-                   help="only the cases a peer baseline (SparseProp) applies to: unstructured weights, stages "
-                        "forward/backward/step (peers are measured by default wherever they apply)")
+                   help="only the cases a peer baseline applies to (SparseProp: unstructured weights, stages "
+                        "forward/backward/step); peers are measured by default wherever they apply")
     g.add_argument("--no-peers", dest="peers", action="store_false", help="do not run peer baselines")
     p.add_argument("--peer-timeout", type=float, default=None,
                    help="seconds a peer child may take for one case before it is killed (default 240)")

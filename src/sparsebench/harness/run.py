@@ -1,42 +1,17 @@
-"""Run catalogue cases: time every implementation interleaved, probe memory, write records."""
+"""Run benchmark cases: each method's implementations in this process (runners.inprocess),
+each applicable peer in its child process (runners.child), records written atomically."""
 
 from __future__ import annotations
 
-import contextlib
-import math
 import sys
 from pathlib import Path
 from typing import Callable, Iterable
 
-import torch
-
 from .. import kernels
-from ..catalogue import BenchCase
-from ..measure import (
-    ResultStore,
-    default_results_path,
-    flop_reduction,
-    machine_id,
-    machine_record,
-    make_record,
-    measure_peak_delta,
-    speedup,
-    time_interleaved,
-)
-from .stages import OURS, Unavailable, build
-
-BASELINE = "torch-dense"
-
-
-@contextlib.contextmanager
-def torch_threads(n: int):
-    """torch's intra-op threads for the baselines, restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+from ..cases import OURS, BenchCase, Unavailable
+from ..measure import ResultStore, default_results_path, machine_id, machine_record, make_record
+from ..methods import build
+from ..runners.inprocess import measure_bench
 
 
 def compact_machine(record: dict, isa: str) -> dict:
@@ -54,67 +29,35 @@ def compact_machine(record: dict, isa: str) -> dict:
     }
 
 
-def stage_metrics(bench, timings: dict, memory: dict) -> dict[str, dict]:
-    """impl -> metrics of one case's interleaved timings (speedups only against the torch-dense
-    timing of the same process run)."""
-    reduction = flop_reduction(bench.dense_flops, bench.effective_flops) if bench.dense_flops else None
-    out = {}
-    for name, timing in timings.items():
-        metrics = {
-            "median_s": timing.median_s,
-            "iqr_s": timing.iqr_s,
-            "samples": len(timing.samples),
-            "dense_flops": bench.dense_flops,
-            "effective_flops": bench.effective_flops,
-            "flop_reduction": reduction,
-            "peak_delta_bytes": memory[name].peak_delta_bytes,
-            "memory_method": memory[name].method,
-            "tensor_bytes": bench.tensor_bytes.get(name),
-            **bench.info,
-        }
-        if BASELINE in timings:
-            s = speedup(timings[BASELINE], timing)
-            metrics["speedup_vs_torch_dense"] = s
-            metrics["efficiency"] = s / reduction if reduction and math.isfinite(reduction) else None
-        if bench.effective_flops and timing.median_s > 0:
-            metrics["effective_gflops"] = bench.effective_flops / timing.median_s / 1e9
-        if bench.bytes_moved and timing.median_s > 0:
-            metrics["gbytes_per_s"] = bench.bytes_moved / timing.median_s / 1e9
-        out[name] = metrics
-    return out
-
-
 def measure_case(case: BenchCase, *, rounds: int = 7, max_case_s: float = 20.0) -> list[tuple[str, dict]]:
-    """(impl, metrics) for every implementation of one case; raises Unavailable."""
-    bench = build(case)
-    with torch_threads(case.threads):
-        timings = time_interleaved(bench.impls, rounds=rounds, max_total_s=max_case_s)
-        memory = {name: measure_peak_delta(fn) for name, fn in bench.impls.items()}
-    return list(stage_metrics(bench, timings, memory).items())
+    """(impl, metrics) for every in-process implementation of one case; raises Unavailable."""
+    return list(measure_bench(build(case), case.threads, rounds=rounds, max_case_s=max_case_s).items())
 
 
-def measure_peer(runner, case: BenchCase, ctx: dict, machine: dict, ours: dict | None, *, rounds: int) -> dict:
-    """The peer's record for one case: a "stage" record (impl sparseprop) or a "peer-error" one.
-    ``ours`` (our metrics of the same case, if measured) is used to check both measured one mask."""
-    from ..peers import PEER
-    from ..peers.child import PeerFailure
+def measure_peer(runner, peer: str, case: BenchCase, ctx: dict, machine: dict, ours: dict | None, *,
+                 rounds: int) -> dict:
+    """The peer's record for one case: a "stage" record or a "peer-error" one. ``ours`` (our
+    metrics of the same case, if measured) is used to check both measured one mask."""
+    from ..runners.child import ChildFailure
 
-    pctx = {**ctx, "impl": PEER}
+    pctx = {**ctx, "impl": peer}
+    where = {**machine, "threads": case.threads}
     try:
         metrics = runner.measure(case, rounds=rounds)
-    except PeerFailure as exc:
-        return make_record("peer-error", pctx, exc.to_metrics(), {**machine, "threads": case.threads})
+    except ChildFailure as exc:
+        return make_record("peer-error", pctx, exc.to_metrics(), where)
     if ours is not None:
         metrics["nnz_ours"] = ours.get("nnz")
-        same = ours.get("mask_digest") == metrics.get("mask_digest") and ours.get("nnz") == metrics.get("nnz_sparseprop")
+        # the peer derives its mask from the masked weight's nonzeros: its own count must match ours
+        same = ours.get("mask_digest") == metrics.get("mask_digest") and ours.get("nnz") == metrics.get("peer_nnz")
         metrics["same_mask"] = same
         if not same:
             return make_record("peer-error", pctx, {
                 "status": "mask-mismatch",
-                "error": f"sparseprop measured nnz {metrics.get('nnz_sparseprop')} (mask {metrics.get('mask_digest')}), "
+                "error": f"{peer} measured nnz {metrics.get('peer_nnz')} (mask {metrics.get('mask_digest')}), "
                          f"ours nnz {ours.get('nnz')} (mask {ours.get('mask_digest')})",
-                **metrics}, {**machine, "threads": case.threads})
-    return make_record("stage", pctx, metrics, {**machine, "threads": case.threads})
+                **metrics}, where)
+    return make_record("stage", pctx, metrics, where)
 
 
 def run_cases(
@@ -129,12 +72,12 @@ def run_cases(
 ) -> Path:
     """Measure cases one by one, appending records atomically as each completes.
 
-    With ``peers`` (default), every case a peer applies to (SparseProp: unstructured weights,
-    forward / backward / step) also gets the peer's record, measured in a child process after
-    ours; when the peer is not installed that record is a "peer-error" saying so.
+    With ``peers`` (default), every case a peer applies to also gets the peer's record, measured
+    in its child process after ours; when the peer is not installed that record is a
+    "peer-error" saying so.
     """
-    from ..peers import applies
-    from ..peers.child import DEFAULT_TIMEOUT_S, PeerRunner
+    from ..peers import peers_for
+    from ..runners.child import DEFAULT_TIMEOUT_S, ChildRunner
 
     cases = list(cases)
     isa = kernels.resolve_isa(None)
@@ -143,7 +86,7 @@ def run_cases(
     path = out or default_results_path(results_dir, full)
     store = ResultStore(path)
     store.append(make_record("machine", {}, {}, full))
-    runner = PeerRunner(timeout_s=peer_timeout_s or DEFAULT_TIMEOUT_S) if peers else None
+    runners: dict[str, ChildRunner] = {}
     try:
         for i, case in enumerate(cases):
             if progress:
@@ -161,10 +104,14 @@ def run_cases(
                 store.extend([make_record("stage", {**ctx, "impl": impl}, metrics,
                                           {**machine, "threads": case.threads}) for impl, metrics in measured])
                 ours = dict(measured).get(OURS)
-            if runner is not None and applies(case):
-                store.append(measure_peer(runner, case, ctx, machine, ours, rounds=rounds))
+            for peer in (peers_for(case) if peers else ()):
+                runner = runners.get(peer.PEER)
+                if runner is None:
+                    runner = runners[peer.PEER] = ChildRunner(peer.__name__,
+                                                              timeout_s=peer_timeout_s or DEFAULT_TIMEOUT_S)
+                store.append(measure_peer(runner, peer.PEER, case, ctx, machine, ours, rounds=rounds))
     finally:
-        if runner is not None:
+        for runner in runners.values():
             runner.close()
     if progress:
         progress(len(cases), len(cases), None)

@@ -6,9 +6,11 @@ from collections import defaultdict
 from statistics import median
 from typing import Iterable
 
-from .stages import OURS
+from ..cases import OURS
 
 IMPL_ORDER = (OURS, "sparseprop", "torch-sparse", "torch-dense", "torch-reference")
+BASELINE = "torch-dense"
+REFERENCE_IMPLS = (BASELINE, "torch-reference")  # what the others are compared with
 
 
 def stage_records(records: Iterable[dict]) -> list[dict]:
@@ -93,6 +95,8 @@ def speedup_table(records: Iterable[dict]) -> str:
         return "no stage records found"
     # (machine, suite, layer, stage, scheme, threads) -> sparsity -> impl -> (speedup or status, efficiency)
     grid: dict[tuple, dict[float, dict[str, tuple]]] = defaultdict(lambda: defaultdict(dict))
+    # ours: (median ms, its time as a multiple of the case's reference impl, e.g. one forward)
+    ours_time: dict[tuple, dict[float, tuple]] = defaultdict(dict)
     for r in recs:
         c, m = r["case"], r["metrics"]
         if (r["machine"].get("id"), c.get("id"), c.get("impl")) in status:
@@ -101,8 +105,10 @@ def speedup_table(records: Iterable[dict]) -> str:
         val = m.get("speedup_vs_torch_dense")
         if val is None and m.get("gbytes_per_s") is not None:
             val = m["gbytes_per_s"]
-        eff = m.get("efficiency") if c["suite"] == "weight_sparse" and c["impl"] != "torch-dense" else None
+        eff = m.get("efficiency") if c["impl"] not in REFERENCE_IMPLS else None
         grid[key][c["sparsity"]][c["impl"]] = (val, eff)
+        if c["impl"] == OURS:
+            ours_time[key][c["sparsity"]] = (m["median_s"] * 1e3, m.get("ratio_to_reference"))
     for (machine, case_id, impl), text in status.items():
         parts = case_id.split("/")  # suite/layer/scheme/stage/s<x>/t<n>
         if len(parts) != 6:
@@ -112,21 +118,25 @@ def speedup_table(records: Iterable[dict]) -> str:
         grid[key][float(s[1:])][impl] = (text, None)
     impls = [i for i in IMPL_ORDER if any(i in d for g in grid.values() for d in g.values())]
     lines = []
-    header = f"{'layer':<15} {'stage':<14} {'scheme':<13} {'thr':>3} {'sparsity':>8}  " + "  ".join(
+    header = f"{'layer':<15} {'stage':<19} {'scheme':<13} {'thr':>3} {'sparsity':>8}  " + "  ".join(
         f"{i:>16}" for i in impls
-    )
+    ) + f"  {'ours ms':>9} {'x fwd':>6}"
     current_machine = None
     for key in sorted(grid):
         machine, suite, layer, stage, scheme, threads = key
         if machine != current_machine:
             lines += ["", f"machine {machine}: speedup over torch-dense (efficiency = speedup / FLOP reduction); "
-                      "peers' ratios come from their own child process; front_end rows: GB/s", header,
+                      "peers' ratios come from their own child process; front_end rows: GB/s; "
+                      "'x fwd': ours' time as a multiple of one forward of the same layer (mask_update)", header,
                       "-" * len(header)]
             current_machine = machine
         for s in sorted(grid[key]):
             row = grid[key][s]
             cells = "  ".join(_cell(*row.get(i, (None, None))) for i in impls)
-            lines.append(f"{layer:<15} {stage:<14} {scheme:<13} {threads:>3} {s:>8.2f}  {cells}")
+            ms, rel = ours_time[key].get(s, (None, None))
+            tail = f"  {ms:>9.3f}" if ms is not None else f"  {'-':>9}"
+            tail += f" {rel:>6.2f}" if rel is not None else f" {'':>6}"
+            lines.append(f"{layer:<15} {stage:<19} {scheme:<13} {threads:>3} {s:>8.2f}  {cells}{tail}")
     lines += ["", break_even_table(recs)]
     return "\n".join(lines)
 
@@ -135,20 +145,20 @@ def break_even_table(records: Iterable[dict]) -> str:
     per_layer: dict[tuple, dict[float, float]] = defaultdict(dict)
     for r in stage_records(records):
         c, m = r["case"], r["metrics"]
-        if c["impl"] in ("torch-dense", "torch-reference") or m.get("speedup_vs_torch_dense") is None:
+        if c["impl"] in REFERENCE_IMPLS or m.get("speedup_vs_torch_dense") is None:
             continue
         key = (r["machine"].get("id"), c["scheme"], c["stage"], c["threads"], c["impl"], c["layer"])
         per_layer[key][c["sparsity"]] = m["speedup_vs_torch_dense"]
     summary: dict[tuple, list] = defaultdict(list)
     for key, points in per_layer.items():
         summary[key[:5]].append((break_even(points), break_even_label(points)))
-    lines = [f"{'machine':<22} {'scheme':<13} {'stage':<14} {'thr':>3} {'impl':<13} break-even sparsity "
+    lines = [f"{'machine':<22} {'scheme':<13} {'stage':<19} {'thr':>3} {'impl':<13} break-even sparsity "
              "(worst layer / median layer; '-' = never at the sparsities measured)"]
     for key in sorted(summary):
         vals = summary[key]
         known = sorted((v, label) for v, label in vals if v is not None)
         worst = "-" if len(known) < len(vals) else known[-1][1]
         med = known[(len(known) - 1) // 2][1] if known else "-"
-        lines.append(f"{key[0]:<22} {key[1]:<13} {key[2]:<14} {key[3]:>3} {key[4]:<13} {worst} / {med}"
+        lines.append(f"{key[0]:<22} {key[1]:<13} {key[2]:<19} {key[3]:>3} {key[4]:<13} {worst} / {med}"
                      f"  ({len(vals)} layers)")
     return "\n".join(lines)

@@ -103,6 +103,10 @@ class Conv2dShape:
     def weight_numel(self) -> int:
         return self.cout * self.k
 
+    @property
+    def weight_shape(self) -> tuple[int, int, int, int]:
+        return (self.cout, self.cin, self.kh, self.kw)
+
 
 @dataclass(frozen=True)
 class LinearShape:
@@ -128,6 +132,10 @@ class LinearShape:
     @property
     def weight_numel(self) -> int:
         return self.out_features * self.in_features
+
+    @property
+    def weight_shape(self) -> tuple[int, int]:
+        return (self.out_features, self.in_features)
 
 
 def _check_stage(stage: str) -> None:

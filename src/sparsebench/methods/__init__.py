@@ -55,4 +55,25 @@ def cases(profile_name: str | None = None, suites_: tuple[str, ...] | None = Non
     return out
 
 
-__all__ = ["Method", "all_methods", "cases", "get_method", "method_for_suite", "suites"]
+def build(case):
+    """What the harness times for a case: its method's stage builder (cases.Unavailable when the
+    suite has no method here)."""
+    from ..cases import Unavailable
+
+    try:
+        method = method_for_suite(case.suite)
+    except KeyError as exc:
+        raise Unavailable(str(exc)) from exc
+    return method.build(case)
+
+
+def impl_names(case) -> tuple[str, ...]:
+    """The implementations build(case) times, known without building anything (asv skips the rest
+    cheaply). Peers are separate (sparsebench.peers)."""
+    try:
+        return method_for_suite(case.suite).impl_names(case)
+    except KeyError:
+        return ()
+
+
+__all__ = ["Method", "all_methods", "build", "cases", "get_method", "impl_names", "method_for_suite", "suites"]

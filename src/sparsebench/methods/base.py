@@ -40,6 +40,15 @@ class Method:
         raises cases.Unavailable when the case cannot run here."""
         raise NotImplementedError(f"method {self.name!r} has no benchmark cases")
 
+    def accepts(self, case: "BenchCase") -> bool:
+        """Whether it can build this case (e.g. its format accepts the layer and sparsity)."""
+        return True
+
+    def dense_forward_case(self, layer: str, sparsity: float | None, threads: int) -> "BenchCase | None":
+        """A case of this method whose torch-dense implementation times the layer's dense forward
+        (claims that add the dense forward to a backward measurement), or None."""
+        return None
+
     def impl_names(self, case: "BenchCase") -> tuple[str, ...]:
         """The implementations build(case) times, known without building anything."""
         return ()

@@ -31,6 +31,7 @@ PIN = "sparseprop==0.1.14"
 # --no-build-isolation they must be in the environment before it builds.
 BUILD_DEPS = ("setuptools>=59", "wheel", "pybind11>=2.12", "scipy")
 PEER_STAGES = ("forward", "backward", "step")
+FORMAT = "unstructured"  # the weight format it implements (CSR-like, unstructured masks)
 STACK_BYTES = 64 * 1024 * 1024
 # Its conv kernels with vectorizing_over_on=False (from_dense's default) vectorize over the batch
 # in 8-float vectors and silently skip the remainder: outputs for the last batch % 8 samples are
@@ -156,11 +157,41 @@ def supports(shape) -> str | None:
 
 
 def applies(case) -> bool:
-    """Is SparseProp a peer for this catalogue case? (unstructured weights, a stage it has)."""
+    """Is SparseProp a peer for this catalogue case? (static-mask training on unstructured weights,
+    a stage it has: the one method it implements)."""
     from ..catalogue import LAYERS
+    from ..methods.static_mask import bench
 
-    return (case.suite == "weight_sparse" and case.scheme == "unstructured" and case.stage in PEER_STAGES
+    return (case.suite == bench.SUITE and case.scheme == FORMAT and case.stage in PEER_STAGES
             and case.layer in LAYERS and supports(LAYERS[case.layer].shape) is None)
+
+
+def build(case):
+    """SparseProp's callable beside torch-dense for one case, on the same mask as ours: what its
+    child process times interleaved (raises cases.Unavailable if it cannot run the case)."""
+    from ..baselines import TORCH_DENSE, torch_dense
+    from ..cases import StageBench, Unavailable
+    from ..measure import dense_flops, effective_flops, tensor_bytes
+    from ..methods.static_mask import bench
+
+    if not applies(case):
+        raise Unavailable(f"{PEER} has no {case.suite}/{case.scheme}/{case.stage} stage "
+                          f"({FORMAT} weights, stages {', '.join(PEER_STAGES)})")
+    _, shape, x, w, dy, mask, reached, wm = bench.masked_problem(case)
+    try:
+        peer_impls, info = stage_callables(shape, x, wm, dy)
+    except PeerUnavailable as exc:
+        raise Unavailable(str(exc)) from exc
+    dense_mask = mask.dense()
+    acts = bench.stage_acts(case.stage, x, dy)
+    return StageBench(
+        impls={PEER: peer_impls[case.stage], TORCH_DENSE: torch_dense(shape, x, wm, dy)[case.stage]},
+        dense_flops=dense_flops(shape, case.stage, sampled=True),
+        effective_flops=effective_flops(shape, case.stage, weight_density=1.0 - reached, sampled=True),
+        tensor_bytes={PEER: info["sparseprop_bytes"] + tensor_bytes(*acts), TORCH_DENSE: tensor_bytes(wm, *acts)},
+        info={"sparsity_reached": reached, "nnz": int(dense_mask.sum()), "mask_digest": bench.mask_digest(dense_mask),
+              **info},
+    )
 
 
 class _Ctx:
@@ -222,5 +253,5 @@ def stage_callables(shape, x, wm, dy) -> tuple[dict[str, Callable[[], Any]], dic
 
     idx = mod.W_idx if isinstance(mod.W_idx, (tuple, list)) else (mod.W_idx,)
     nbytes = mod.W_val.numel() * 4 + sum(t.numel() * t.element_size() for t in idx)
-    info = {"nnz_sparseprop": int(mod.W_val.numel()), "sparseprop_variant": variant, "sparseprop_bytes": int(nbytes)}
+    info = {"peer_nnz": int(mod.W_val.numel()), "nnz_sparseprop": int(mod.W_val.numel()), "sparseprop_variant": variant, "sparseprop_bytes": int(nbytes)}
     return {"forward": forward, "backward": backward, "step": step}, info

@@ -13,15 +13,41 @@ from statistics import median
 
 from matplotlib.figure import Figure
 
-from .. import catalogue
+from .. import stages as stage_vocab
 from ..harness.table import break_even, break_even_label
-from ..measure import COMPOSITE_STAGES
 from .data import BASELINE, OURS, caption, median_curve, speedup_curves
 
-STAGE_ORDER = {"weight_sparse": catalogue.WEIGHT_STAGES, "actgrad": catalogue.ACTGRAD_STAGES}
-COLORS = {"unstructured": "tab:blue", "block": "tab:orange", "pattern": "tab:green", "filter": "tab:red",
-          "actgrad": "tab:purple"}
 DPI = 100
+PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive",
+           "tab:cyan", "tab:grey")
+# periodic, not per training step: left out of the per-step time breakdown
+PERIODIC_STAGES = ("mask_update",)
+
+
+def _colors(recs) -> dict[str, str]:
+    """One colour per scheme, the same in every figure of a report."""
+    schemes = sorted({r["case"]["scheme"] for r in recs})
+    return {sc: PALETTE[i % len(PALETTE)] for i, sc in enumerate(schemes)}
+
+
+def _suites(recs) -> list[str]:
+    return sorted({r["case"]["suite"] for r in recs if r.get("kind") == "stage"})
+
+
+def _stages_of(recs, suite: str) -> list[str]:
+    """The stages measured in a suite, in the vocabulary's order."""
+    seen = {r["case"]["stage"] for r in recs if r["case"]["suite"] == suite}
+    return [st for st in stage_vocab.STAGES if st in seen]
+
+
+def _rate_label(suite: str) -> str:
+    """What a suite's x axis means (its method says; reports also work where methods cannot load)."""
+    try:
+        from ..methods import method_for_suite
+
+        return method_for_suite(suite).rate_label
+    except Exception:  # noqa: BLE001 - no torch / no kernels here: a neutral label
+        return "sparsity"
 
 
 def _slug(text: str) -> str:
@@ -46,8 +72,9 @@ def speedup_vs_sparsity(recs, machine, info, threads, out: Path) -> list[tuple[s
     the ideal 1/(1-s), the break-even line, and each scheme's break-even sparsity marked."""
     made = []
     cap = caption(machine, info, threads)
-    for suite, stages in STAGE_ORDER.items():
-        for stage in stages:
+    colors = _colors(recs)
+    for suite in _suites(recs):
+        for stage in _stages_of(recs, suite):
             curves = speedup_curves(recs, machine, threads, suite, stage)
             if not curves:
                 continue
@@ -59,7 +86,7 @@ def speedup_vs_sparsity(recs, machine, info, threads, out: Path) -> list[tuple[s
             ax.plot(ideal_s, [1 / (1 - s) for s in ideal_s], "k:", lw=1, label="ideal 1/(1-s)")
             ax.axhline(1.0, color="grey", lw=0.8)
             for scheme, per_layer in sorted(curves.items()):
-                color = COLORS.get(scheme)
+                color = colors.get(scheme)
                 for pts in per_layer.values():
                     xs = sorted(pts)
                     ax.plot(xs, [pts[x] for x in xs], color=color, lw=0.6, alpha=0.35)
@@ -74,7 +101,7 @@ def speedup_vs_sparsity(recs, machine, info, threads, out: Path) -> list[tuple[s
                                 xytext=(-70, 6) if be >= 0.8 else (4, -12),  # stay inside the axes
                                 fontsize=7, color=color)
             ax.set_yscale("log")
-            ax.set_xlabel("pruning rate p" if suite == "actgrad" else "weight sparsity s")
+            ax.set_xlabel(_rate_label(suite))
             ax.set_ylabel(f"speedup vs {BASELINE} (log)")
             ax.grid(True, which="major", alpha=0.3)
             ax.legend(fontsize=7, loc="upper left")
@@ -89,10 +116,18 @@ def _nearest(values, target: float) -> float | None:
 
 
 def time_breakdown(recs, machine, info, threads, out: Path, target_s: float = 0.9) -> list[tuple[str, str]]:
-    """Stacked per-stage times, ours vs torch-dense, per scheme, summed over the layers every
-    stage of that scheme was measured on, at s = 0.9 (or the nearest sparsity measured)."""
+    """Stacked per-stage times, ours vs torch-dense, per suite and scheme, summed over the layers
+    every atomic per-step stage of that scheme was measured on (ours and dense), at s = 0.9 (or
+    the nearest sparsity measured)."""
+    made = []
+    for suite in _suites(recs):
+        made += _time_breakdown(recs, suite, machine, info, threads, out, target_s)
+    return made
+
+
+def _time_breakdown(recs, suite, machine, info, threads, out: Path, target_s: float) -> list[tuple[str, str]]:
     mine = [r for r in recs if r["machine"]["id"] == machine and r["case"]["threads"] == threads
-            and r["case"]["suite"] == "weight_sparse" and r["case"]["impl"] in (OURS, BASELINE)]
+            and r["case"]["suite"] == suite and r["case"]["impl"] in (OURS, BASELINE)]
     s = _nearest(sorted({float(r["case"]["sparsity"]) for r in mine}), target_s)
     if s is None:
         return []
@@ -101,8 +136,8 @@ def time_breakdown(recs, machine, info, threads, out: Path, target_s: float = 0.
         c = r["case"]
         if abs(float(c["sparsity"]) - s) < 1e-9:
             t[(c["scheme"], c["layer"])][(c["impl"], c["stage"])] = r["metrics"]["median_s"]
-    # atomic stages only: "backward" and "step" are sums of these and would be counted twice
-    stages = [st for st in catalogue.WEIGHT_STAGES if st not in COMPOSITE_STAGES]
+    # atomic stages only: composites ("backward", "step") are sums of these and would be counted twice
+    stages = [st for st in _stages_of(mine, suite) if st in stage_vocab.ATOMIC and st not in PERIODIC_STAGES]
     schemes = sorted({k[0] for k in t})
     totals = {}
     for scheme in schemes:
@@ -137,17 +172,18 @@ def time_breakdown(recs, machine, info, threads, out: Path, target_s: float = 0.
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     cap = caption(machine, info, threads)
     nlayers = ", ".join(f"{sc}: {len(v[1])}" for sc, v in totals.items())
-    _title(fig, f"time per stage at s = {s:g}, {OURS} (ours) vs {BASELINE} (dense)", cap)
-    name = _save(fig, out, f"breakdown-{_slug(machine)}-t{threads}.png", right=0.8, top=0.86)
-    return [(name, f"Per-stage time at s = {s:g}, stacked, ours vs dense, summed over layers ({nlayers}). {cap}")]
+    _title(fig, f"{suite}: time per stage at s = {s:g}, {OURS} (ours) vs {BASELINE} (dense)", cap)
+    name = _save(fig, out, f"breakdown-{_slug(machine)}-t{threads}-{suite}.png", right=0.8, top=0.86)
+    return [(name, f"{suite}: per-stage time at s = {s:g}, stacked, ours vs dense, summed over layers ({nlayers}). "
+                   f"{cap}")]
 
 
-def _ratio_curves(recs, machine, threads, metric: str) -> dict[str, dict[float, float]]:
+def _ratio_curves(recs, machine, threads, metric: str, suite: str) -> dict[str, dict[float, float]]:
     """scheme -> sparsity -> median over layers and stages of ours / torch-dense for a metric."""
     pairs: dict = defaultdict(dict)
     for r in recs:
         c = r["case"]
-        if r["machine"]["id"] == machine and c["threads"] == threads and c["suite"] == "weight_sparse":
+        if r["machine"]["id"] == machine and c["threads"] == threads and c["suite"] == suite:
             v = r["metrics"].get(metric)
             if v is not None:
                 pairs[(c["scheme"], c["layer"], c["stage"], float(c["sparsity"]))][c["impl"]] = v
@@ -159,10 +195,18 @@ def _ratio_curves(recs, machine, threads, metric: str) -> dict[str, dict[float, 
 
 
 def memory_vs_sparsity(recs, machine, info, threads, out: Path) -> list[tuple[str, str]]:
-    panels = [(m, _ratio_curves(recs, machine, threads, m)) for m in ("tensor_bytes", "peak_delta_bytes")]
+    made = []
+    for suite in _suites(recs):
+        made += _memory_vs_sparsity(recs, suite, machine, info, threads, out)
+    return made
+
+
+def _memory_vs_sparsity(recs, suite, machine, info, threads, out: Path) -> list[tuple[str, str]]:
+    panels = [(m, _ratio_curves(recs, machine, threads, m, suite)) for m in ("tensor_bytes", "peak_delta_bytes")]
     panels = [(m, c) for m, c in panels if c]
     if not panels:
         return []
+    colors = _colors(recs)
     fig = Figure(figsize=(4.2 * len(panels) + 1, 4.4))
     for i, (metric, curves) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
@@ -170,47 +214,55 @@ def memory_vs_sparsity(recs, machine, info, threads, out: Path) -> list[tuple[st
         ax.plot(xs_all, [1 - s for s in xs_all], "k:", lw=1, label="ideal 1-s (values only)")
         for scheme, pts in sorted(curves.items()):
             xs = sorted(pts)
-            ax.plot(xs, [pts[x] for x in xs], "o-", color=COLORS.get(scheme), label=scheme)
+            ax.plot(xs, [pts[x] for x in xs], "o-", color=colors.get(scheme), label=scheme)
         ax.axhline(1.0, color="grey", lw=0.8)
-        ax.set_xlabel("weight sparsity s")
+        ax.set_xlabel(_rate_label(suite))
         ax.set_ylabel(f"{metric}: ours / {BASELINE}")
         ax.set_title(metric + " (median over layers, stages)", fontsize=8)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
     cap = caption(machine, info, threads)
-    _title(fig, "memory relative to torch-dense vs sparsity", cap)
-    name = _save(fig, out, f"memory-{_slug(machine)}-t{threads}.png")
-    return [(name, f"Tensor bytes and peak-RSS delta, ours relative to {BASELINE}. {cap}")]
+    _title(fig, f"{suite}: memory relative to torch-dense vs sparsity", cap)
+    name = _save(fig, out, f"memory-{_slug(machine)}-t{threads}-{suite}.png")
+    return [(name, f"{suite}: tensor bytes and peak-RSS delta, ours relative to {BASELINE}. {cap}")]
 
 
 def efficiency_vs_sparsity(recs, machine, info, threads, out: Path) -> list[tuple[str, str]]:
     """efficiency = measured speedup / FLOP reduction, median over layers, one panel per stage."""
+    made = []
+    for suite in _suites(recs):
+        made += _efficiency_vs_sparsity(recs, suite, machine, info, threads, out)
+    return made
+
+
+def _efficiency_vs_sparsity(recs, suite, machine, info, threads, out: Path) -> list[tuple[str, str]]:
     data: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for r in recs:
         c, m = r["case"], r["metrics"]
-        if (r["machine"]["id"], c["threads"], c["suite"], c["impl"]) == (machine, threads, "weight_sparse", OURS) \
+        if (r["machine"]["id"], c["threads"], c["suite"], c["impl"]) == (machine, threads, suite, OURS) \
                 and m.get("efficiency") is not None:
             data[c["stage"]][c["scheme"]][float(c["sparsity"])].append(m["efficiency"])
-    stages = [s for s in catalogue.WEIGHT_STAGES if s in data]
+    stages = [s for s in stage_vocab.STAGES if s in data]
     if not stages:
         return []
+    colors = _colors(recs)
     fig = Figure(figsize=(3.2 * len(stages) + 1, 4.0))
     for i, stage in enumerate(stages):
         ax = fig.add_subplot(1, len(stages), i + 1)
         for scheme, pts in sorted(data[stage].items()):
             xs = sorted(pts)
-            ax.plot(xs, [median(pts[x]) for x in xs], "o-", color=COLORS.get(scheme), label=scheme)
+            ax.plot(xs, [median(pts[x]) for x in xs], "o-", color=colors.get(scheme), label=scheme)
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.set_title(stage, fontsize=9)
-        ax.set_xlabel("weight sparsity s")
+        ax.set_xlabel(_rate_label(suite))
         if i == 0:
             ax.set_ylabel("efficiency = speedup / FLOP reduction")
         ax.grid(True, alpha=0.3)
     fig.axes[0].legend(fontsize=7)
     cap = caption(machine, info, threads)
-    _title(fig, "efficiency vs sparsity (1 = sparse kernel runs at dense's useful-FLOP rate)", cap)
-    name = _save(fig, out, f"efficiency-{_slug(machine)}-t{threads}.png")
-    return [(name, f"Efficiency per stage, median over layers. {cap}")]
+    _title(fig, f"{suite}: efficiency vs sparsity (1 = sparse kernel runs at dense's useful-FLOP rate)", cap)
+    name = _save(fig, out, f"efficiency-{_slug(machine)}-t{threads}-{suite}.png")
+    return [(name, f"{suite}: efficiency per stage, median over layers. {cap}")]
 
 
 def accuracy(acc_recs: list[dict], out: Path) -> list[tuple[str, str]]:
@@ -266,7 +318,7 @@ def machine_comparison(recs, infos: dict, out: Path, target_s: float = 0.9) -> l
         c, m = r["case"], r["metrics"]
         if c["impl"] == OURS and m.get("speedup_vs_torch_dense") is not None and abs(float(c["sparsity"]) - s) < 1e-9:
             vals[c["scheme"]][c["stage"]][r["machine"]["id"]].append(m["speedup_vs_torch_dense"])
-    schemes = [sc for sc in (*catalogue.SCHEMES, "actgrad") if sc in vals]
+    schemes = sorted(vals)
     if not schemes:
         return []
     machines = sorted(infos)
@@ -276,7 +328,7 @@ def machine_comparison(recs, infos: dict, out: Path, target_s: float = 0.9) -> l
     width = 0.8 / len(machines)
     for i, scheme in enumerate(schemes):
         ax = fig.add_subplot(nrows, ncols, i + 1)
-        stages = [st for st in dict.fromkeys((*catalogue.WEIGHT_STAGES, "backward")) if st in vals[scheme]]
+        stages = [st for st in stage_vocab.STAGES if st in vals[scheme]]
         for j, mid in enumerate(machines):
             ys = [median(vals[scheme][st][mid]) if vals[scheme][st][mid] else 0 for st in stages]
             ax.bar([k + j * width for k in range(len(stages))], ys, width,

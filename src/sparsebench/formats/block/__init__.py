@@ -9,7 +9,7 @@ import torch
 from ..base import Format
 from ..common import seed_from
 from .format import BlockSparseWeight
-from .masks import BlockMask, block_mask
+from .masks import BlockMask, block_mask, block_mask_from_dense, prune_grow
 
 
 def _make_mask(weight, sparsity: float, by: str = "magnitude", generator: torch.Generator | None = None) -> BlockMask:
@@ -18,8 +18,12 @@ def _make_mask(weight, sparsity: float, by: str = "magnitude", generator: torch.
 
 
 def _from_mask(mask: BlockMask, weight: torch.Tensor | None = None) -> BlockSparseWeight:
+    if not isinstance(mask, BlockMask):
+        raise ValueError(f"the block format is built from a BlockMask, got {type(mask).__name__}")
+    mask.check()
     return BlockSparseWeight.from_block_mask(mask, weight)
 
 
 FORMAT = Format("block", doc="BSR, 4x4 blocks of (output x input channels) at one tap; direct convolution",
-                make_mask=_make_mask, from_mask=_from_mask, from_dense_mask=BlockSparseWeight.from_dense, rank=1)
+                make_mask=_make_mask, from_mask=_from_mask, from_dense_mask=BlockSparseWeight.from_dense, rank=1,
+                prune_grow=prune_grow, mask_from_dense=block_mask_from_dense)

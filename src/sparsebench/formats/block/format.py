@@ -77,6 +77,8 @@ class BlockSparseWeight(StoredValuesSGD):
         r, c = torch.nonzero(keep, as_tuple=True)
         if weight is not None:
             vals = _blocked(weight, bm.block)[r, c]  # (nb, bi, bo)
+        elif init_std == 0.0:
+            vals = torch.zeros(len(c), bi, bo, dtype=torch.float32)  # values-sized only
         else:
             g = torch.Generator().manual_seed(int(seed))
             vals = torch.randn(len(c), bi, bo, generator=g) * init_std
@@ -155,6 +157,28 @@ class BlockSparseWeight(StoredValuesSGD):
 
     def tensor_bytes(self) -> int:
         return 4 * (self.values.numel() + self.row_ptr.numel() + self.col.numel())
+
+    def _block_rows(self) -> torch.Tensor:
+        return torch.repeat_interleave(torch.arange(len(self.row_ptr) - 1), torch.diff(self.row_ptr.long()))
+
+    def positions(self) -> torch.Tensor:
+        """int64 like values: flat row-major dense index of each stored entry ([block][i][j]:
+        input channel i, output channel j of the block), -1 for the edge padding of partial blocks."""
+        co, ci, t, nbr, ncb = _grid(self.shape, self.block)
+        bo, bi = self.block
+        r, c = self._block_rows(), self.col.long()
+        rows = r[:, None] * bo + torch.arange(bo)[None, :]  # (nb, bo) output channel
+        cols = (c % ncb)[:, None] * bi + torch.arange(bi)[None, :]  # (nb, bi) input channel
+        tap = (c // ncb)[:, None, None]
+        pos = (rows[:, None, :] * ci + cols[:, :, None]) * t + tap  # (nb, bi, bo)
+        real = (rows < co)[:, None, :] & (cols < ci)[:, :, None]
+        return torch.where(real, pos, torch.full((), -1, dtype=torch.int64)).reshape(-1)
+
+    def mask_object(self) -> BlockMask:
+        co, ci, t, nbr, ncb = _grid(self.shape, self.block)
+        keep = torch.zeros(nbr, t * ncb, dtype=torch.bool)
+        keep[self._block_rows(), self.col.long()] = True
+        return BlockMask(self.shape, self.block, keep, 1.0 - self.density)
 
     def values_from_dense(self, dense: torch.Tensor) -> torch.Tensor:
         """Entries of a dense tensor (weight shape) at the stored positions, in storage order

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..common import _choose, _conv_shape, check_sparsity
+from ..common import _choose, _conv_shape, check_sparsity, prune_grow_units, unit_scores
 
 @dataclass
 class BlockMask:
@@ -24,6 +24,18 @@ class BlockMask:
         m = self.keep.reshape(nbr, 1, t, ncb, 1).expand(nbr, bo, t, ncb, bi).reshape(nbr * bo, t, ncb * bi)
         m = m[:co, :, :ci].reshape(co, kh, kw, ci).permute(0, 3, 1, 2)
         return m.reshape(self.shape).contiguous()
+
+    def check(self) -> None:
+        """ValueError unless this is a well-formed block mask for its shape."""
+        co, ci, kh, kw = _conv_shape(self.shape)
+        bo, bi = (int(v) for v in self.block)
+        if bo not in (1, 2, 4, 8) or bi not in (1, 2, 4, 8):
+            raise ValueError(f"block sizes must be 1, 2, 4 or 8, got {self.block}")
+        grid = (-(-co // bo), kh * kw * -(-ci // bi))
+        if not isinstance(self.keep, torch.Tensor) or self.keep.dtype != torch.bool:
+            raise ValueError(f"BlockMask.keep must be a bool tensor, got {getattr(self.keep, 'dtype', type(self.keep))}")
+        if tuple(self.keep.shape) != grid:
+            raise ValueError(f"BlockMask.keep must have the grid shape {grid}, got {tuple(self.keep.shape)}")
 
 
 def _block_sizes(co: int, ci: int, t: int, bo: int, bi: int) -> torch.Tensor:
@@ -96,3 +108,52 @@ def block_mask(shape, sparsity: float, *, block=(4, 4), weight: torch.Tensor | N
     return BlockMask(tuple(shape), (bo, bi), keep.reshape(nbr, t * ncb), 1.0 - kept / total if total else 0.0)
 
 
+def block_sizes(mask_shape, block) -> torch.Tensor:
+    """Real weights in each block of the keep grid (nbr, T * ncb) (edge blocks are partial)."""
+    co, ci, kh, kw = _conv_shape(mask_shape)
+    bo, bi = block
+    return _block_sizes(co, ci, kh * kw, bo, bi).reshape(-(-co // bo), -1)
+
+
+def _sparsity_of(shape, block, keep: torch.Tensor) -> float:
+    co, ci, kh, kw = _conv_shape(shape)
+    total = co * ci * kh * kw
+    return 1.0 - int(block_sizes(shape, block)[keep].sum()) / total if total else 0.0
+
+
+def block_mask_from_dense(mask: torch.Tensor, like=None, *, block=(4, 4)) -> BlockMask:
+    """The BlockMask of a dense bool mask whose blocks are each all kept or all pruned (ValueError
+    otherwise), blocks of ``like.block`` when given. Bool / integer ops only (no float copy)."""
+    if like is not None:
+        block = like.block
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise ValueError("mask must be a bool torch.Tensor")
+    co, ci, kh, kw = _conv_shape(mask.shape)
+    bo, bi = (int(v) for v in block)
+    nbr, ncb, t = -(-co // bo), -(-ci // bi), kh * kw
+    padded = torch.zeros(nbr * bo, t, ncb * bi, dtype=torch.bool)
+    padded[:co, :, :ci] = mask.reshape(co, ci, t).permute(0, 2, 1)
+    cnt = padded.reshape(nbr, bo, t, ncb, bi).sum(dim=(1, 4), dtype=torch.int64).reshape(nbr, t * ncb)
+    sizes = block_sizes(mask.shape, (bo, bi))
+    if not bool(((cnt == 0) | (cnt == sizes)).all()):
+        raise ValueError(f"mask is not aligned to {bo}x{bi} blocks (a block is partly kept)")
+    keep = cnt > 0
+    return BlockMask(tuple(mask.shape), (bo, bi), keep, _sparsity_of(mask.shape, (bo, bi), keep))
+
+
+def prune_grow(sw, fraction, *, generator: torch.Generator | None = None, scores: torch.Tensor | None = None
+               ) -> BlockMask:
+    """MEST prune + grow, unit = one block of the BSR keep grid (see common.prune_grow_units).
+    Edge blocks hold fewer real weights, so the kept element count can move by a partial block
+    when an edge block is swapped for a full one; the kept block count is unchanged."""
+    bm = sw.mask_object()
+    bo, bi = bm.block
+    nbr, ncols = bm.keep.shape
+    r = torch.repeat_interleave(torch.arange(len(sw.row_ptr) - 1), torch.diff(sw.row_ptr.long()))
+    kept = r * ncols + sw.col.long()  # stored blocks, storage order
+    sc = unit_scores(sw, scores, kept.numel(), bo * bi)
+    new, _, _ = prune_grow_units(nbr * ncols, kept, sc, fraction, generator)
+    keep = torch.zeros(nbr * ncols, dtype=torch.bool)
+    keep[new] = True
+    keep = keep.reshape(nbr, ncols)
+    return BlockMask(tuple(sw.shape), (bo, bi), keep, _sparsity_of(sw.shape, (bo, bi), keep))

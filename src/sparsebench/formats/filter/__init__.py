@@ -8,7 +8,7 @@ import torch
 from ..base import Format
 from ..common import seed_from
 from .format import FilterSparseWeight
-from .masks import FilterMask, filter_mask, filter_mask_from_dense
+from .masks import FilterMask, filter_mask, filter_mask_from_dense, prune_grow
 
 
 def _make_mask(weight, sparsity: float, by: str = "magnitude", generator: torch.Generator | None = None) -> FilterMask:
@@ -17,6 +17,9 @@ def _make_mask(weight, sparsity: float, by: str = "magnitude", generator: torch.
 
 
 def _from_mask(mask: FilterMask, weight: torch.Tensor | None = None) -> FilterSparseWeight:
+    if not isinstance(mask, FilterMask):
+        raise ValueError(f"the filter format is built from a FilterMask, got {type(mask).__name__}")
+    mask.check()
     return FilterSparseWeight.from_filter_mask(mask, weight)
 
 
@@ -25,4 +28,5 @@ def _from_dense_mask(weight: torch.Tensor, mask: torch.Tensor) -> FilterSparseWe
 
 
 FORMAT = Format("filter", doc="whole output filters / input channels removed; compacted dense problem",
-                make_mask=_make_mask, from_mask=_from_mask, from_dense_mask=_from_dense_mask, rank=3)
+                make_mask=_make_mask, from_mask=_from_mask, from_dense_mask=_from_dense_mask, rank=3,
+                prune_grow=prune_grow, mask_from_dense=filter_mask_from_dense)

@@ -76,6 +76,8 @@ class FilterSparseWeight(StoredValuesSGD):
                          seed: int = 0) -> "FilterSparseWeight":
         if weight is not None:
             vals = weight.detach().index_select(0, fm.out_idx).index_select(1, fm.in_idx)
+        elif init_std == 0.0:
+            vals = torch.zeros((len(fm.out_idx), len(fm.in_idx), *fm.shape[2:]), dtype=torch.float32)
         else:
             g = torch.Generator().manual_seed(int(seed))
             vals = torch.randn((len(fm.out_idx), len(fm.in_idx), *fm.shape[2:]), generator=g) * init_std
@@ -128,6 +130,17 @@ class FilterSparseWeight(StoredValuesSGD):
 
     def mask(self) -> torch.Tensor:
         return self._expand(torch.ones(self.compact_shape, dtype=torch.bool))
+
+    def positions(self) -> torch.Tensor:
+        """int64 like values: flat row-major dense index of each compact entry."""
+        t = 1
+        for v in self.shape[2:]:
+            t *= v
+        base = (self.out_idx[:, None] * self.shape[1] + self.in_idx[None, :]) * t  # (nout, nin)
+        return (base[:, :, None] + torch.arange(t)[None, None, :]).reshape(-1)
+
+    def mask_object(self) -> FilterMask:
+        return FilterMask(self.shape, self.out_idx.clone(), self.in_idx.clone(), 1.0 - self.density)
 
     def values_from_dense(self, dense: torch.Tensor) -> torch.Tensor:
         """The compact block of a dense tensor (weight shape), flattened like values."""

@@ -9,7 +9,7 @@ import torch
 from ..base import Format
 from ..common import seed_from
 from .format import PatternSparseWeight
-from .masks import MIN_SPARSITY, PatternMask, pattern_mask, pattern_mask_from_dense
+from .masks import MIN_SPARSITY, PATTERN_LIBRARY, PatternMask, pattern_mask, pattern_mask_from_dense, prune_grow
 
 
 def _make_mask(weight, sparsity: float, by: str = "magnitude", generator: torch.Generator | None = None
@@ -19,7 +19,18 @@ def _make_mask(weight, sparsity: float, by: str = "magnitude", generator: torch.
 
 
 def _from_mask(mask: PatternMask, weight: torch.Tensor | None = None) -> PatternSparseWeight:
+    if not isinstance(mask, PatternMask):
+        raise ValueError(f"the pattern format is built from a PatternMask, got {type(mask).__name__}")
+    mask.check()
     return PatternSparseWeight.from_pattern_mask(mask, weight)
+
+
+def _mask_from_dense(mask: torch.Tensor, like: PatternSparseWeight | None = None) -> PatternMask:
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise ValueError("mask must be a bool torch.Tensor")
+    if mask.ndim != 4 or tuple(mask.shape[2:]) != (3, 3):
+        raise ValueError(f"pattern masks describe (Cout, Cin, 3, 3) weights, got {tuple(mask.shape)}")
+    return pattern_mask_from_dense(mask, PATTERN_LIBRARY if like is None else like.library)
 
 
 def _from_dense_mask(weight: torch.Tensor, mask: torch.Tensor) -> PatternSparseWeight:
@@ -29,4 +40,5 @@ def _from_dense_mask(weight: torch.Tensor, mask: torch.Tensor) -> PatternSparseW
 
 FORMAT = Format("pattern", doc="3x3 kernels keep 4 taps of an 8-pattern library + connectivity sparsity",
                 make_mask=_make_mask, from_mask=_from_mask, from_dense_mask=_from_dense_mask,
-                min_sparsity=MIN_SPARSITY, kernel_sizes=((3, 3),), linear=False, rank=2)
+                min_sparsity=MIN_SPARSITY, kernel_sizes=((3, 3),), linear=False, rank=2,
+                prune_grow=prune_grow, mask_from_dense=_mask_from_dense)

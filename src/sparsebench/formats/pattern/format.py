@@ -62,6 +62,8 @@ class PatternSparseWeight(StoredValuesSGD):
         taps = pm.library.long()[pm.pattern[r, c]]  # (nk, 4)
         if weight is not None:
             vals = weight.detach().reshape(co, ci, 9)[r[:, None], c[:, None], taps]
+        elif init_std == 0.0:
+            vals = torch.zeros(len(r), 4, dtype=torch.float32)  # values-sized only
         else:
             g = torch.Generator().manual_seed(int(seed))
             vals = torch.randn(len(r), 4, generator=g) * init_std
@@ -116,6 +118,21 @@ class PatternSparseWeight(StoredValuesSGD):
 
     def mask(self) -> torch.Tensor:
         return self._expand(torch.ones(self.values.numel(), dtype=torch.bool))
+
+    def positions(self) -> torch.Tensor:
+        """int64 like values: flat row-major dense index of each stored tap (storage order)."""
+        kco, kp = self._kernel_index()
+        taps = self.library.long()[kp]  # (nk, 4)
+        return ((kco * self.shape[1] + self.kci.long())[:, None] * 9 + taps).reshape(-1)
+
+    def mask_object(self) -> PatternMask:
+        co, ci = self.shape[:2]
+        kco, kp = self._kernel_index()
+        keep = torch.zeros(co, ci, dtype=torch.bool)
+        pattern = torch.zeros(co, ci, dtype=torch.int64)
+        keep[kco, self.kci.long()] = True
+        pattern[kco, self.kci.long()] = kp
+        return PatternMask(self.shape, keep, pattern, self.library, 1.0 - self.density)
 
     def values_from_dense(self, dense: torch.Tensor) -> torch.Tensor:
         """Entries of a dense tensor (weight shape) at the stored taps, in storage order."""

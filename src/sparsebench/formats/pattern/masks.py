@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..common import _choose, _conv_shape, check_sparsity
+from ..common import _choose, _conv_shape, check_sparsity, prune_grow_units, unit_scores
 
 # 3x3 tap indices kh*3+kw. Eight 4-tap patterns that all keep the centre (PatDNN / MEST style):
 # four "T" shapes (centre + 3 of the 4 cross arms) and four "corner" shapes (centre + 2 adjacent
@@ -45,6 +45,27 @@ class PatternMask:
         taps.scatter_(1, self.library.long(), True)
         m = taps[self.pattern] & self.keep[..., None]
         return m.reshape(co, ci, 3, 3)
+
+    def check(self) -> None:
+        """ValueError unless this is a well-formed pattern mask for its shape."""
+        shape = tuple(int(v) for v in self.shape)
+        if len(shape) != 4 or shape[2:] != (3, 3):
+            raise ValueError(f"pattern masks describe (Cout, Cin, 3, 3) weights, got {shape}")
+        lib = self.library
+        if not isinstance(lib, torch.Tensor) or lib.ndim != 2 or lib.shape[1] != 4 or lib.dtype.is_floating_point:
+            raise ValueError("PatternMask.library must be an integer (NP, 4) tensor")
+        if lib.numel() and (int(lib.min()) < 0 or int(lib.max()) > 8):
+            raise ValueError("PatternMask.library taps must be in [0, 9)")
+        if not isinstance(self.keep, torch.Tensor) or self.keep.dtype != torch.bool or \
+                tuple(self.keep.shape) != shape[:2]:
+            raise ValueError(f"PatternMask.keep must be a bool {shape[:2]} tensor")
+        p = self.pattern
+        if not isinstance(p, torch.Tensor) or p.dtype.is_floating_point or p.dtype == torch.bool or \
+                tuple(p.shape) != shape[:2]:
+            raise ValueError(f"PatternMask.pattern must be an integer {shape[:2]} tensor")
+        pk = p[self.keep]
+        if pk.numel() and (int(pk.min()) < 0 or int(pk.max()) >= lib.shape[0]):
+            raise ValueError(f"PatternMask.pattern of a kept kernel is outside the library [0, {lib.shape[0]})")
 
 
 def pattern_mask(shape, sparsity: float, *, weight: torch.Tensor | None = None, seed: int = 0,
@@ -94,3 +115,25 @@ def pattern_mask_from_dense(mask: torch.Tensor, library: torch.Tensor = PATTERN_
         raise ValueError("mask has a 3x3 kernel that keeps taps matching no library pattern")
     reached = 1.0 - float(mask.sum()) / max(mask.numel(), 1)
     return PatternMask(tuple(mask.shape), keep, match.to(torch.int64).argmax(-1), library.to(torch.int32), reached)
+
+
+def prune_grow(sw, fraction, *, generator: torch.Generator | None = None, scores: torch.Tensor | None = None
+               ) -> PatternMask:
+    """MEST prune + grow, unit = one 3x3 kernel (co, ci) (see common.prune_grow_units); surviving
+    kernels keep their pattern, a grown kernel gets a pattern drawn uniformly from the library
+    (``generator``, after the kernels are drawn). Kernel-level tensors only."""
+    pm = sw.mask_object()
+    co, ci = pm.keep.shape
+    kco, _ = sw._kernel_index()
+    kept = kco * ci + sw.kci.long()  # stored kernels, storage order
+    sc = unit_scores(sw, scores, kept.numel(), 4)
+    new, _, grown = prune_grow_units(co * ci, kept, sc, fraction, generator)
+    keep = torch.zeros(co * ci, dtype=torch.bool)
+    keep[new] = True
+    pattern = pm.pattern.clone().reshape(-1)
+    if grown.numel():
+        pattern[grown] = torch.randint(0, int(pm.library.shape[0]), (grown.numel(),), generator=generator)
+    pattern[~keep] = 0
+    n = co * ci
+    reached = 1.0 - 4.0 * new.numel() / (9.0 * n) if n else 0.0
+    return PatternMask(pm.shape, keep.reshape(co, ci), pattern.reshape(co, ci), pm.library, reached)

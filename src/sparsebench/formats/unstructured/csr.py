@@ -250,6 +250,14 @@ class CSRWeight(StoredValuesSGD):
         m[self.row_indices(), self.col_idx.to(torch.int64)] = True
         return m.reshape(self.shape)
 
+    def positions(self) -> torch.Tensor:
+        """int64 like values: flat row-major index into the dense weight of each stored value
+        (ascending: CSR order is row-major)."""
+        return self.row_indices() * self.K + self.col_idx.to(torch.int64)
+
+    def mask_object(self) -> ElementMask:
+        return ElementMask(self.shape, self.mask(), 1.0 - self.density)
+
     def tensor_bytes(self) -> int:
         return 4 * (self.row_ptr.numel() + self.col_idx.numel() + self.values.numel())
 

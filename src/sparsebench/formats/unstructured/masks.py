@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ... import _kernels
-from ..common import check_sparsity
+from ..common import check_sparsity, prune_grow_units, unit_scores
 
 
 def num_zeros(numel: int, sparsity: float) -> int:
@@ -72,6 +72,13 @@ class ElementMask:
     def dense(self) -> torch.Tensor:
         return self.keep
 
+    def check(self) -> None:
+        """ValueError unless this is a well-formed element mask."""
+        if not isinstance(self.keep, torch.Tensor) or self.keep.dtype != torch.bool:
+            raise ValueError(f"ElementMask.keep must be a bool tensor, got {getattr(self.keep, 'dtype', type(self.keep))}")
+        if tuple(self.keep.shape) != tuple(self.shape):
+            raise ValueError(f"ElementMask.keep shape {tuple(self.keep.shape)} != shape {tuple(self.shape)}")
+
 
 def element_mask(weight, sparsity: float, by: str = "magnitude", generator: torch.Generator | None = None
                  ) -> ElementMask:
@@ -95,3 +102,26 @@ def as_uint8(mask: Any, name: str = "mask") -> torch.Tensor:
     if not mask.is_contiguous():
         raise ValueError(f"{name} must be contiguous (sparsebench never copies silently)")
     return mask.view(torch.uint8)
+
+
+def element_mask_from_dense(mask: torch.Tensor, like=None) -> ElementMask:
+    """The ElementMask of a dense bool mask (every bool mask is one)."""
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise ValueError("mask must be a bool torch.Tensor")
+    n = mask.numel()
+    return ElementMask(tuple(mask.shape), mask.contiguous(), 1.0 - int(mask.sum()) / n if n else 0.0)
+
+
+def prune_grow(sw, fraction, *, generator: torch.Generator | None = None, scores: torch.Tensor | None = None
+               ) -> ElementMask:
+    """MEST prune + grow, unit = one element (see common.prune_grow_units). Works on positions()
+    and the element-level keep flags; no dense float tensor."""
+    n = 1
+    for v in sw.shape:
+        n *= int(v)
+    kept = sw.positions()
+    sc = unit_scores(sw, scores, kept.numel(), 1)
+    new, _, _ = prune_grow_units(n, kept, sc, fraction, generator)
+    keep = torch.zeros(n, dtype=torch.bool)
+    keep[new] = True
+    return ElementMask(tuple(sw.shape), keep.reshape(sw.shape), 1.0 - new.numel() / n if n else 0.0)

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Callable
 
 from .. import catalogue
-from ..claims import Claim, evaluate_all
-from .page import VERDICT_HEADERS, Page, text_table, to_markdown, verdict_rows
+from ..cases import BenchCase
+from ..reports.page import VERDICT_HEADERS, Page, text_table, to_markdown, verdict_rows
+from .data import Claim
+from .evaluate import evaluate_all
 
 MEASURABLE = ("stage_time_sum", "scheme_vs", "flop_reduction", "memory_reduction")
 
@@ -25,10 +27,16 @@ def _layers(claim: Claim, prof: catalogue.Profile, profile_name: str) -> list[st
     return wanted
 
 
-def cases_for(claim: Claim, profile_name: str = "quick") -> list[catalogue.BenchCase]:
+def cases_for(claim: Claim, profile_name: str = "quick") -> list[BenchCase]:
     """Catalogue cases behind one claim's `measure` spec ([] when it needs none)."""
+    from ..methods import all_methods, method_for_suite
+
     m = claim.measure
-    if not claim.implemented or m.comparison not in MEASURABLE or m.suite not in catalogue.SUITES:
+    if not claim.implemented or m.comparison not in MEASURABLE:
+        return []
+    try:
+        method = method_for_suite(m.suite)
+    except KeyError:
         return []
     prof = catalogue.profile(profile_name)
     threads = (m.threads,) if m.threads else prof.threads
@@ -36,13 +44,12 @@ def cases_for(claim: Claim, profile_name: str = "quick") -> list[catalogue.Bench
     out = []
     for layer in _layers(claim, prof, profile_name):
         for scheme in schemes:
-            if m.suite == "weight_sparse" and not catalogue.scheme_applies(scheme, catalogue.LAYERS[layer]):
-                continue
             for stage in m.stages:
-                out += [catalogue.BenchCase(m.suite, layer, scheme, stage, m.sparsity, t) for t in threads]
-        if m.plus_dense_forward:  # the dense forward of the step comes with any weight-sparse forward case
-            out += [catalogue.BenchCase("weight_sparse", layer, "unstructured", "forward", m.sparsity, t)
-                    for t in threads]
+                out += [c for c in (BenchCase(m.suite, layer, scheme, stage, m.sparsity, t) for t in threads)
+                        if method.accepts(c)]
+        if m.plus_dense_forward:  # the step's dense forward: torch-dense of any method's forward case
+            dense = (mt.dense_forward_case(layer, m.sparsity, t) for mt in all_methods().values() for t in threads)
+            out += [c for c in dense if c is not None][:len(threads)]
     return out
 
 
@@ -50,16 +57,21 @@ def accuracy_cases_for(claim: Claim, profile_name: str = "quick") -> list:
     """Training runs behind an accuracy claim: the method at the claim's rate and at 0 (dense)."""
     from ..accuracy.runs import AccuracyCase
 
+    from ..methods import all_methods
+
     m = claim.measure
-    if not claim.implemented or m.comparison != "accuracy_delta" or claim.method != "actgrad":
+    method = all_methods().get(claim.method)
+    if not claim.implemented or m.comparison != "accuracy_delta" or method is None:
         return []
+    schemes = list(m.schemes) or [s for s, _ in method.accuracy_cases("digits", True)][:1]
     epochs = 12 if profile_name == "quick" else 30
-    return [AccuracyCase("actgrad", "actgrad", p, "digits", epochs=epochs) for p in (0.0, m.sparsity or 0.0)]
+    return [AccuracyCase(method.name, scheme, p, "digits", epochs=epochs)
+            for scheme in schemes for p in (0.0, m.sparsity or 0.0)]
 
 
-def select(claims: list[Claim], profile_name: str = "quick") -> list[catalogue.BenchCase]:
+def select(claims: list[Claim], profile_name: str = "quick") -> list[BenchCase]:
     """Every case the claims need, once, in claim order."""
-    seen: dict[str, catalogue.BenchCase] = {}
+    seen: dict[str, BenchCase] = {}
     for claim in claims:
         for case in cases_for(claim, profile_name):
             seen.setdefault(case.id, case)

@@ -1,6 +1,7 @@
-"""Peers measured in a child process: a crash, hang or import failure there is a result.
+"""The child-process runner: an implementation measured in a child process, so a crash, hang or
+import failure there is a result.
 
-The parent (``PeerRunner``) keeps one child per thread count (SparseProp's OpenMP runtime reads
+The parent (``ChildRunner``) keeps one child per thread count (a peer's OpenMP runtime reads
 OMP_NUM_THREADS once, at load). Each child starts with a raised stack limit (RLIMIT_STACK and
 OMP_STACKSIZE), imports the peer, says hello, then measures one case per request: the peer and
 torch-dense of the same stage, interleaved in its own process, so the peer's speedup is a ratio
@@ -30,15 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .sparseprop import PEER, STACK_BYTES
+STACK_BYTES = 64 * 1024 * 1024  # default stack for a peer's threads (SparseProp needs more than 8 MiB)
 
 DEFAULT_TIMEOUT_S = 240.0
 START_TIMEOUT_S = 120.0
 
 
 @dataclass
-class PeerFailure(Exception):
-    """The peer could not produce a result for a case; ``status`` says how."""
+class ChildFailure(Exception):
+    """The child could not produce a result for a case; ``status`` says how."""
 
     status: str  # not-installed | import-error | unavailable | error | crash | timeout | protocol
     message: str
@@ -61,10 +62,13 @@ def _signal_name(rc: int) -> str | None:
     return None
 
 
-class PeerProcess:
-    """One child process measuring a peer at a fixed thread count."""
+class ChildProcess:
+    """One child process measuring one implementation (a peer module) at a fixed thread count."""
 
-    def __init__(self, threads: int, *, stack_bytes: int = STACK_BYTES, start_timeout_s: float = START_TIMEOUT_S):
+    def __init__(self, impl_module: str, threads: int, *, stack_bytes: int = STACK_BYTES,
+                 start_timeout_s: float = START_TIMEOUT_S):
+        self.impl_module = impl_module
+        self.name = impl_module.rsplit(".", 1)[-1]
         self.threads = threads
         self.stack_bytes = stack_bytes
         self._stderr = tempfile.TemporaryFile()
@@ -84,7 +88,7 @@ class PeerProcess:
             resource.setrlimit(resource.RLIMIT_STACK, limits)
 
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sparsebench.peers.child"],
+            [sys.executable, "-m", "sparsebench.runners.child", impl_module],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
             preexec_fn=raise_stack, start_new_session=True,
         )
@@ -99,12 +103,12 @@ class PeerProcess:
             return ""
         return text[-n:].strip()
 
-    def _dead(self, what: str) -> PeerFailure:
+    def _dead(self, what: str) -> ChildFailure:
         rc = self.proc.wait()
         sig = _signal_name(rc)
         how = f"killed by {sig}" if sig else f"exited with code {rc}"
         tail = self.stderr_tail()
-        return PeerFailure("crash", f"{PEER} child {how} while {what}" + (f"; stderr: {tail}" if tail else ""),
+        return ChildFailure("crash", f"{self.name} child {how} while {what}" + (f"; stderr: {tail}" if tail else ""),
                            signal=sig, returncode=rc)
 
     def _read(self, timeout_s: float, what: str) -> dict:
@@ -116,7 +120,7 @@ class PeerProcess:
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(left):
                     self.kill()
-                    raise PeerFailure("timeout", f"{PEER} child gave no answer within {timeout_s:.0f} s while {what}")
+                    raise ChildFailure("timeout", f"{self.name} child gave no answer within {timeout_s:.0f} s while {what}")
                 chunk = os.read(self.proc.stdout.fileno(), 65536)
                 if not chunk:
                     raise self._dead(what)
@@ -128,7 +132,7 @@ class PeerProcess:
             return json.loads(line)
         except json.JSONDecodeError as exc:
             self.kill()
-            raise PeerFailure("protocol", f"{PEER} child sent a malformed line ({exc}): {line[:200]!r}") from exc
+            raise ChildFailure("protocol", f"{self.name} child sent a malformed line ({exc}): {line[:200]!r}") from exc
 
     def request(self, msg: dict, timeout_s: float, what: str) -> dict:
         try:
@@ -159,16 +163,19 @@ class PeerProcess:
         self._stderr.close()
 
 
-class PeerRunner:
-    """Measures peer cases in child processes; ``measure`` returns metrics or raises PeerFailure."""
+class ChildRunner:
+    """Measures one implementation's cases in child processes (one per thread count: an OpenMP
+    runtime reads its thread count once); ``measure`` returns metrics or raises ChildFailure.
+    ``impl_module`` names a module with the peer interface (see sparsebench.peers)."""
 
-    def __init__(self, *, timeout_s: float = DEFAULT_TIMEOUT_S, stack_bytes: int = STACK_BYTES):
+    def __init__(self, impl_module: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, stack_bytes: int = STACK_BYTES):
+        self.impl_module = impl_module
         self.timeout_s = timeout_s
         self.stack_bytes = stack_bytes
-        self._procs: dict[int, PeerProcess] = {}
-        self._unusable: PeerFailure | None = None  # not installed / import failed: same answer for all cases
+        self._procs: dict[int, ChildProcess] = {}
+        self._unusable: ChildFailure | None = None  # not installed / import failed: same answer for all cases
 
-    def _proc(self, threads: int) -> PeerProcess:
+    def _proc(self, threads: int) -> ChildProcess:
         if self._unusable is not None:
             raise self._unusable
         p = self._procs.get(threads)
@@ -176,10 +183,10 @@ class PeerRunner:
             return p
         if p is not None:
             p.close()
-        p = PeerProcess(threads, stack_bytes=self.stack_bytes)  # PeerFailure propagates (start crash/hang)
+        p = ChildProcess(self.impl_module, threads, stack_bytes=self.stack_bytes)  # ChildFailure propagates (start crash/hang)
         if not p.hello.get("ok"):
             p.close()
-            self._unusable = PeerFailure(p.hello.get("status", "import-error"), p.hello.get("error", "?"))
+            self._unusable = ChildFailure(p.hello.get("status", "import-error"), p.hello.get("error", "?"))
             raise self._unusable
         self._procs[threads] = p
         return p
@@ -189,12 +196,12 @@ class PeerRunner:
         try:
             reply = p.request({"case": case.to_dict(), "rounds": rounds, "max_case_s": max_case_s}, self.timeout_s,
                               f"measuring {case.id}")
-        except PeerFailure:
+        except ChildFailure:
             p.close()
             self._procs.pop(case.threads, None)
             raise
         if not reply.get("ok"):
-            raise PeerFailure(reply.get("status", "error"), reply.get("error", "?"))
+            raise ChildFailure(reply.get("status", "error"), reply.get("error", "?"))
         return reply["metrics"]
 
     def close(self) -> None:
@@ -231,7 +238,7 @@ def _fault_child(fault: str, send) -> int:
 
 
 
-def _child_main() -> int:
+def _child_main(impl_module: str) -> int:
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything printed by libraries goes to stderr
     sys.stdout = sys.stderr
@@ -240,28 +247,28 @@ def _child_main() -> int:
         proto.write(json.dumps(obj) + "\n")
         proto.flush()
 
-    from . import sparseprop as sp
+    import importlib
 
     fault = os.environ.get(FAULT_ENV)
     if fault:  # tests: make the failures the parent must survive happen on demand
         return _fault_child(fault, send)
+    impl = importlib.import_module(impl_module)
     threads = int(os.environ.get("SPARSEBENCH_PEER_THREADS", "1"))
-    sp.prepare_process(threads, int(os.environ.get("SPARSEBENCH_PEER_STACK_BYTES", sp.STACK_BYTES)))
-    st = sp.status()
+    impl.prepare_process(threads, int(os.environ.get("SPARSEBENCH_PEER_STACK_BYTES", STACK_BYTES)))
+    st = impl.status()
     if not st["installed"]:
         send({"hello": True, "ok": False, "status": "not-installed", "error": st["reason"]})
         return 0
     try:
-        sp.load()
-    except sp.PeerUnavailable as exc:
+        impl.load()
+    except impl.PeerUnavailable as exc:
         send({"hello": True, "ok": False, "status": "import-error", "error": str(exc)})
         return 0
     import torch
 
-    from ..catalogue import BenchCase
-    from ..harness.run import stage_metrics
-    from ..harness.stages import Unavailable, build_peer
-    from ..measure import measure_peak_delta, time_interleaved
+    from ..baselines import TORCH_DENSE
+    from ..cases import BenchCase, Unavailable
+    from .inprocess import measure_bench
 
     torch.set_num_threads(threads)
     send({"hello": True, "ok": True, "version": st["version"], "pid": os.getpid(), "threads": threads})
@@ -273,16 +280,15 @@ def _child_main() -> int:
             case = BenchCase(**req["case"])
             if case.threads != threads:
                 raise ValueError(f"child runs {threads} threads, case asks for {case.threads}")
-            bench = build_peer(case, sp.PEER)
-            timings = time_interleaved(bench.impls, rounds=int(req.get("rounds", 7)),
-                                       max_total_s=float(req.get("max_case_s", 20.0)))
-            memory = {name: measure_peak_delta(fn) for name, fn in bench.impls.items()}
-            metrics = dict(stage_metrics(bench, timings, memory)[sp.PEER])
-            dense = timings["torch-dense"]
+            bench = impl.build(case)
+            measured = measure_bench(bench, threads, rounds=int(req.get("rounds", 7)),
+                                     max_case_s=float(req.get("max_case_s", 20.0)))
+            metrics = dict(measured[impl.PEER])
+            dense = measured[TORCH_DENSE]
             metrics.update({
-                "torch_dense_median_s": dense.median_s,
-                "torch_dense_iqr_s": dense.iqr_s,
-                "ratio_source": "peer child process (sparseprop and torch-dense interleaved)",
+                "torch_dense_median_s": dense["median_s"],
+                "torch_dense_iqr_s": dense["iqr_s"],
+                "ratio_source": f"peer child process ({impl.PEER} and torch-dense interleaved)",
                 "peer_version": st["version"],
                 "omp_stacksize": os.environ.get("OMP_STACKSIZE"),
             })
@@ -295,4 +301,4 @@ def _child_main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_child_main())
+    sys.exit(_child_main(sys.argv[1]))

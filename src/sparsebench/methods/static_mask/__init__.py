@@ -1,0 +1,63 @@
+"""Static-mask sparse training on any weight format: a mask chosen once (by magnitude or at
+random), training through the format's stage kernels (SparseConv2d / SparseLinear), and the
+mask_update stage that dynamic methods (MEST, SET) pay when they prune and regrow.
+
+  bench.py  benchmark cases per profile and what each stage times
+Its kernels and their cross-validation ops live with the formats (sparsebench.formats).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ...formats import available_formats, get_format
+from ...formats.modules import SparseConv2d, SparseLinear
+from ..base import Method
+from . import bench
+
+
+class StaticMaskMethod(Method):
+    name = "static_mask"
+    suite = bench.SUITE
+    title = "static-mask sparse training on a weight format"
+    rate_label = "weight sparsity s"
+    stages = bench.STAGES
+
+    def cases(self, profile):
+        return bench.cases(profile)
+
+    def build(self, case):
+        return bench.build(case)
+
+    def impl_names(self, case):
+        return bench.impl_names(case)
+
+    def accepts(self, case):
+        return bench.accepts(case)
+
+    def dense_forward_case(self, layer, sparsity, threads):
+        return bench.BenchCase(bench.SUITE, layer, available_formats()[0], "forward", sparsity or 0.0, threads)
+
+    def accuracy_cases(self, dataset, quick):
+        sparsities = (0.7, 0.9) if quick else (0.5, 0.7, 0.8, 0.9, 0.95)
+        return [(scheme, s) for scheme in available_formats() for s in sparsities
+                if get_format(scheme).min_sparsity <= s]
+
+    def apply(self, model, scheme, sparsity, *, seed=0, generator=None):
+        """Every nn.Conv2d / nn.Linear replaced by its sparse twin on ``scheme``, masked by magnitude
+        (a layer the format cannot hold, e.g. a linear layer under pattern, takes the finest format
+        that can: the first in available_formats())."""
+        gen = generator if generator is not None else torch.Generator().manual_seed(seed)
+        for name, child in list(model.named_children()):
+            if isinstance(child, (nn.Conv2d, nn.Linear)):
+                shape = tuple(child.weight.shape)
+                kind = next(f for f in (scheme, *available_formats()) if get_format(f).accepts(shape, sparsity))
+                twin = SparseConv2d if isinstance(child, nn.Conv2d) else SparseLinear
+                setattr(model, name, twin.from_dense(child, scheme=kind, sparsity=sparsity, generator=gen))
+            else:
+                self.apply(child, scheme, sparsity, generator=gen)
+        return model
+
+
+METHOD = StaticMaskMethod()
