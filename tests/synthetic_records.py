@@ -1,5 +1,5 @@
-"""Synthetic result records with known answers: for tests and for previewing a report's layout
-without running a kernel. Never mixed with measured results (machine ids start with "synthetic-")."""
+"""Synthetic result records with known answers, for the report and claims tests (a test helper,
+not part of the package). Never mixed with measured results (machine ids start with "synthetic-")."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from .. import catalogue
-from ..measure import dense_flops, effective_flops
+from sparsebench import catalogue
+from sparsebench.formats import get_format
+from sparsebench.measure import dense_flops, effective_flops
+
+SCHEMES = ("unstructured", "block", "pattern", "filter")
+WEIGHT_STAGES = ("forward", "backward_data", "weight_grad_sampled", "update", "backward", "step")
 
 MACHINES = {
     "x86": {"id": "synthetic-epyc-x86_64-2c", "cpu": "Synthetic EPYC", "arch": "x86_64", "isa": "avx512"},
@@ -46,8 +50,8 @@ def stage_record(kind: str, suite: str, layer: str, scheme: str, stage: str, spa
 def _pair(kind, suite, layer, scheme, stage, s, speedup, threads, flops_stage) -> list[dict]:
     """Ours and torch-dense records of one case with the given speedup."""
     shape = catalogue.LAYERS[layer].shape
-    dense = dense_flops(shape, flops_stage)
-    eff = effective_flops(shape, flops_stage, weight_density=1.0 - s)
+    dense = dense_flops(shape, flops_stage, sampled=True)
+    eff = effective_flops(shape, flops_stage, weight_density=1.0 - s, sampled=True)
     t_dense = dense / DENSE_FLOPS_PER_S
     wbytes = 4 * shape.k * (shape.cout if hasattr(shape, "cout") else shape.out_features)
     common = {"dense_flops": dense, "effective_flops": eff, "flop_reduction": dense / max(eff, 1),
@@ -77,10 +81,10 @@ def suite_records(kind: str = "x86", *, layers=("alexnet-conv3", "alexnet-conv4"
             "created": CREATED}]
     for t in threads:
         for layer in layers:
-            for scheme in catalogue.SCHEMES:
-                if not catalogue.scheme_applies(scheme, catalogue.LAYERS[layer]):
+            for scheme in SCHEMES:
+                if not get_format(scheme).accepts(catalogue.LAYERS[layer].shape.weight_shape):
                     continue
-                for stage in catalogue.WEIGHT_STAGES:
+                for stage in WEIGHT_STAGES:
                     for s in sparsities:
                         out += _pair(kind, "weight_sparse", layer, scheme, stage, s, fn(scheme, layer, stage, s), t,
                                      stage)

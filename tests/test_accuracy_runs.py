@@ -28,8 +28,8 @@ def test_dense_training_learns_digits_and_is_deterministic():
 
 
 def test_sparse_training_runs_on_sparse_modules(tmp_path):
-    cases = [AccuracyCase("static_sparse", "unstructured", s, epochs=2) for s in (0.0, 0.9)]
-    cases.append(AccuracyCase("static_sparse", "no-such-scheme", 0.9, epochs=1))
+    cases = [AccuracyCase("static_mask", "unstructured", s, epochs=2) for s in (0.0, 0.9)]
+    cases.append(AccuracyCase("static_mask", "no-such-scheme", 0.9, epochs=1))
     recs = load_records(run_accuracy(cases, tmp_path / "acc.json"))
     acc = [r for r in recs if r["kind"] == "accuracy"]
     assert [r["case"]["sparsity"] for r in acc] == [0.0, 0.9]

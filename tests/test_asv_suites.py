@@ -6,6 +6,9 @@ import pathlib
 import pytest
 
 from sparsebench import catalogue
+from sparsebench.formats import available_formats
+from sparsebench.methods import all_methods, get_method
+from sparsebench.methods.static_mask.bench import STAGES as WEIGHT_STAGES
 
 SUITES = pathlib.Path(__file__).resolve().parents[1] / "suites" / "stages.py"
 
@@ -19,17 +22,17 @@ def stages():
 
 
 def test_params_come_from_the_catalogue(stages):
-    quick = stages.QuickWeightSparse
+    quick = stages.QuickStaticMask
     layers, schemes, stage_names, sparsities, threads, impls = quick.params
     prof = catalogue.profile("quick")
     assert layers == sorted(prof.layers) and sparsities == sorted(prof.sparsities)
-    assert set(stage_names) == set(catalogue.WEIGHT_STAGES) and set(schemes) == set(prof.schemes)
+    assert set(stage_names) == set(WEIGHT_STAGES) and set(schemes) == set(available_formats())
     assert quick.param_names == ["layer", "scheme", "stage", "sparsity", "threads", "impl"]
-    assert set(stages.FullWeightSparse.params[0]) == set(catalogue.LAYERS)
+    assert set(stages.FullStaticMask.params[0]) == set(catalogue.LAYERS)
 
 
 def test_one_case_sets_up_times_and_tracks(stages):
-    bench = stages.QuickWeightSparse()
+    bench = stages.QuickStaticMask()
     params = ("linear-1024", "block", "forward", 0.9, 1, "sparsebench")
     bench.setup(*params)
     try:
@@ -41,7 +44,7 @@ def test_one_case_sets_up_times_and_tracks(stages):
 
 
 def test_inapplicable_combinations_are_skipped(stages):
-    bench = stages.QuickWeightSparse()
+    bench = stages.QuickStaticMask()
     with pytest.raises(NotImplementedError):
         bench.setup("linear-1024", "pattern", "forward", 0.9, 1, "sparsebench")
     bench.teardown()  # asv calls teardown after a skipped setup too
@@ -51,7 +54,7 @@ def test_inapplicable_combinations_are_skipped(stages):
 
 def test_environment_selects_a_sub_grid(monkeypatch, stages):
     monkeypatch.setenv(stages.SELECT_ENV, "layer=resnet-128x16;scheme=unstructured;impl=sparsebench,torch-dense")
-    params = stages._params(catalogue.profile("quick"), "weight_sparse")
+    params = stages._params(catalogue.profile("quick"), get_method("static_mask"))
     assert params[0] == ["resnet-128x16"] and params[1] == ["unstructured"]
     assert params[5] == ["sparsebench", "torch-dense"] and params[3] == sorted(catalogue.profile("quick").sparsities)
 
@@ -60,5 +63,7 @@ def test_smoke_grid_is_small_and_from_the_catalogue(stages):
     import math
 
     smoke = catalogue.PROFILES["smoke"]
-    for cls in (stages.SmokeWeightSparse, stages.SmokeActGrad):
+    classes = [getattr(stages, "Smoke" + "".join(w.capitalize() for w in m.split("_"))) for m in all_methods()]
+    assert len(classes) == len(all_methods()) >= 2  # one smoke class per method, none named in the suites
+    for cls in classes:
         assert cls.params[0] == list(smoke.layers) and math.prod(len(p) for p in cls.params) <= 64

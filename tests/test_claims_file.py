@@ -1,10 +1,14 @@
 """suites/claims.toml loads, validates, and holds every claim the seed papers make."""
 
 import sys
+from pathlib import Path
 
 import pytest
 
 from sparsebench import claims
+from sparsebench import methods
+from sparsebench.methods.actgrad.bench import STAGES as ACTGRAD_STAGES
+from sparsebench.methods.static_mask.bench import STAGES as WEIGHT_STAGES
 
 REQUIRED = {
     "actgrad-cpu-training-3.99x", "actgrad-arm-training-5.92x", "actgrad-backprop-up-to-5.92x",
@@ -57,9 +61,9 @@ def test_implemented_claims_name_catalogue_cases(loaded):
     for c in loaded.values():
         if c.implemented and c.measure.comparison != "accuracy_delta":  # training runs, not catalogue cases
             m = c.measure
-            assert m.suite in catalogue.SUITES
+            assert m.suite in methods.suites()
             assert set(m.layers) <= set(catalogue.LAYERS)
-            assert set(m.stages) <= set(catalogue.WEIGHT_STAGES) | set(catalogue.ACTGRAD_STAGES)
+            assert set(m.stages) <= set(WEIGHT_STAGES) | set(ACTGRAD_STAGES)
 
 
 def _data(**over):
@@ -100,15 +104,18 @@ def test_duplicate_ids_and_bad_files(tmp_path):
         claims.load_claims(bad)
 
 
-def test_file_found_from_cwd(tmp_path, monkeypatch):
-    (tmp_path / "suites").mkdir()
-    (tmp_path / "suites" / "claims.toml").write_text('[[claim]]\nid = "only"\n')
-    monkeypatch.chdir(tmp_path)
-    assert claims.find_claims_file() == tmp_path / "suites" / "claims.toml"
+def test_file_ships_in_the_claims_package_and_a_path_overrides_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # found wherever the command runs (an installed wheel has no repo)
+    assert claims.find_claims_file() == Path(claims.__file__).parent / "claims.toml"
+    own = tmp_path / "mine.toml"
+    own.write_text('[[claim]]\nid = "only"\n')
+    assert claims.find_claims_file(own) == own
+    with pytest.raises(FileNotFoundError, match="nope.toml"):
+        claims.find_claims_file(tmp_path / "nope.toml")
 
 
 def test_old_python_without_tomli_gets_a_clear_error(monkeypatch):
     monkeypatch.setattr(sys, "version_info", (3, 10, 0))
     monkeypatch.setitem(sys.modules, "tomli", None)
     with pytest.raises(RuntimeError, match="tomli"):
-        claims._toml_module()
+        claims.data._toml_module()

@@ -3,7 +3,7 @@
 import pytest
 
 from sparsebench import claims
-from sparsebench.reports.synthetic import accuracy_records, stage_record, suite_records
+from synthetic_records import accuracy_records, stage_record, suite_records
 
 LAYERS = ("alexnet-conv3", "alexnet-conv4", "alexnet-conv5")
 

@@ -5,11 +5,13 @@ import json
 import pytest
 
 from sparsebench import catalogue, cli
+from sparsebench import methods
+from sparsebench.cases import BenchCase
 from sparsebench.harness import run_cases
 from sparsebench.harness.table import break_even, speedup_table
 from sparsebench.measure import load_records
 
-FRONT_END = [catalogue.BenchCase("actgrad", "resnet-512x4", "actgrad", "front_end", p, 1) for p in (0.9, 0.99)]
+FRONT_END = [BenchCase("actgrad", "resnet-512x4", "actgrad", "front_end", p, 1) for p in (0.9, 0.99)]
 
 
 def test_catalogue_holds_the_issue_grid():
@@ -19,9 +21,9 @@ def test_catalogue_holds_the_issue_grid():
         assert name in full.layers and catalogue.LAYERS[name].shape.n == 32
     assert full.sparsities == (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
     assert set(full.threads) == {1, 2}
-    ids = [c.id for c in catalogue.cases("full")]
+    ids = [c.id for c in methods.cases("full")]
     assert len(ids) == len(set(ids))
-    assert not any(c.scheme == "pattern" and catalogue.LAYERS[c.layer].kind == "linear" for c in catalogue.cases("full"))
+    assert not any(c.scheme == "pattern" and catalogue.LAYERS[c.layer].kind == "linear" for c in methods.cases("full"))
     with pytest.raises(ValueError, match="unknown profile"):
         catalogue.profile("nope")
 
@@ -56,7 +58,7 @@ def test_interrupted_run_keeps_what_was_measured(tmp_path):
 
 
 def test_unavailable_cases_are_recorded_not_fatal(tmp_path):
-    case = catalogue.BenchCase("weight_sparse", "linear-1024", "no-such-scheme", "forward", 0.9, 1)
+    case = BenchCase("weight_sparse", "linear-1024", "no-such-scheme", "forward", 0.9, 1)
     recs = load_records(run_cases([case], out=tmp_path / "r.json", rounds=3))
     assert recs[-1]["kind"] == "unavailable" and "no-such-scheme" in recs[-1]["metrics"]["reason"]
 
@@ -97,7 +99,7 @@ def test_cli_table_skips_corrupted_files(tmp_path, capsys):
 def test_pytest_benchmark_json_becomes_records(tmp_path):
     from sparsebench.harness.pytest_bench import convert
 
-    case = catalogue.BenchCase("weight_sparse", "linear-1024", "unstructured", "forward", 0.9, 1)
+    case = BenchCase("weight_sparse", "linear-1024", "unstructured", "forward", 0.9, 1)
     bench_json = {
         "machine_info": {"machine": "x86_64", "cpu": {"brand_raw": "Test CPU", "count": 2}},
         "commit_info": {"id": "abc", "dirty": False},
@@ -121,8 +123,8 @@ def test_pytest_benchmark_json_becomes_records(tmp_path):
 
 @pytest.mark.parametrize("scheme", ["unstructured", "block", "pattern", "filter"])
 def test_weight_sparse_case_measures_ours_and_both_baselines(tmp_path, scheme):
-    stages = ("forward", "weight_grad") if scheme == "unstructured" else ("backward_data",)
-    cases = [catalogue.BenchCase("weight_sparse", "resnet-512x4", scheme, st, 0.9, 1) for st in stages]
+    stages = ("forward", "weight_grad_sampled") if scheme == "unstructured" else ("backward_data",)
+    cases = [BenchCase("weight_sparse", "resnet-512x4", scheme, st, 0.9, 1) for st in stages]
     recs = load_records(run_cases(cases, out=tmp_path / "r.json", rounds=2, peers=False))
     assert not [r for r in recs if r["kind"] in ("error", "unavailable")], recs[-1]
     stage = [r for r in recs if r["kind"] == "stage"]
@@ -147,7 +149,7 @@ def test_break_even_label_says_when_only_an_upper_bound_is_known():
 
 @pytest.mark.parametrize("layer", ["resnet-512x4", "linear-1024"])
 def test_actgrad_backward_stages_measure_method_and_exact_density(tmp_path, layer):
-    cases = [catalogue.BenchCase("actgrad", layer, scheme, "backward", 0.9, 1) for scheme in ("actgrad", "actgrad-exact")]
+    cases = [BenchCase("actgrad", layer, scheme, "backward", 0.9, 1) for scheme in ("actgrad", "actgrad-exact")]
     recs = load_records(run_cases(cases, out=tmp_path / "r.json", rounds=2))
     assert not [r for r in recs if r["kind"] in ("error", "unavailable")], recs[-1]
     ours = {r["case"]["scheme"]: r["metrics"] for r in recs if r["kind"] == "stage" and r["case"]["impl"] == "sparsebench"}
@@ -160,12 +162,12 @@ def test_actgrad_backward_stages_measure_method_and_exact_density(tmp_path, laye
 
 
 @pytest.mark.parametrize("case", [
-    catalogue.BenchCase("weight_sparse", "resnet-512x4", "block", "update", 0.9, 1),
-    catalogue.BenchCase("weight_sparse", "linear-1024", "filter", "forward", 0.9, 1),
-    catalogue.BenchCase("actgrad", "resnet-512x4", "actgrad", "front_end", 0.9, 1),
-    catalogue.BenchCase("actgrad", "linear-1024", "actgrad-exact", "weight_grad", 0.9, 1),
+    BenchCase("weight_sparse", "resnet-512x4", "block", "update", 0.9, 1),
+    BenchCase("weight_sparse", "linear-1024", "filter", "forward", 0.9, 1),
+    BenchCase("actgrad", "resnet-512x4", "actgrad", "front_end", 0.9, 1),
+    BenchCase("actgrad", "linear-1024", "actgrad-exact", "weight_grad", 0.9, 1),
 ], ids=lambda c: c.id)
 def test_impl_names_match_what_build_times(case):
-    from sparsebench.harness.stages import build, impl_names
+    from sparsebench.methods import build, impl_names
 
     assert set(build(case).impls) == set(impl_names(case))

@@ -5,23 +5,31 @@ catalogue stages "backward" / "step"; the table's peer column; the asv impl para
 import pytest
 
 from sparsebench import catalogue
+from sparsebench.methods.static_mask.bench import STAGES as WEIGHT_STAGES
+from sparsebench import methods
+from sparsebench.cases import BenchCase
 from sparsebench.harness import run_cases
 from sparsebench.harness.table import speedup_table
 from sparsebench.measure import dense_flops, effective_flops, load_records
-from sparsebench.peers import applies, status
-from sparsebench.peers.child import FAULT_ENV, PeerFailure, PeerRunner
+from sparsebench.peers import applies
+from sparsebench.peers.sparseprop import status
+from sparsebench.runners.child import FAULT_ENV, ChildFailure as PeerFailure, ChildRunner
 
-LINEAR = [catalogue.BenchCase("weight_sparse", "linear-1024", "unstructured", stage, 0.9, 1)
+
+def PeerRunner(**kw):
+    return ChildRunner("sparsebench.peers.sparseprop", **kw)
+
+LINEAR = [BenchCase("weight_sparse", "linear-1024", "unstructured", stage, 0.9, 1)
           for stage in ("forward", "backward")]
 
 
 def test_catalogue_has_backward_and_step_and_peers_apply_where_defined():
-    assert {"backward", "step"} <= set(catalogue.WEIGHT_STAGES)
+    assert {"backward", "step"} <= set(WEIGHT_STAGES)
     shape = catalogue.LAYERS["resnet-128x16"].shape
     assert dense_flops(shape, "backward") == dense_flops(shape, "backward_data") + dense_flops(shape, "weight_grad")
     assert dense_flops(shape, "step") == dense_flops(shape, "forward") + dense_flops(shape, "backward")
-    assert effective_flops(shape, "step", weight_density=0.1) == pytest.approx(0.1 * dense_flops(shape, "step"), rel=1e-6)
-    cases = catalogue.cases("full", ("weight_sparse",))
+    assert effective_flops(shape, "step", weight_density=0.1, sampled=True) == pytest.approx(0.1 * dense_flops(shape, "step"), rel=1e-6)
+    cases = methods.cases("full", ("weight_sparse",))
     peer = [c for c in cases if applies(c)]
     assert {c.stage for c in peer} == {"forward", "backward", "step"}
     assert {c.scheme for c in peer} == {"unstructured"}
@@ -78,11 +86,11 @@ def test_asv_impl_param_raises_not_implemented_without_sparseprop(monkeypatch):
         from suites import stages as suite
     finally:
         sys.path.pop(0)
-    assert "sparseprop" in suite.IMPLS
+    assert "sparseprop" in suite.QuickStaticMask.params[5]
     from sparsebench.peers import sparseprop as sp
 
     monkeypatch.setattr(sp, "status", lambda: {"installed": False, "version": None, "reason": "sparseprop not installed"})
-    bench = suite.QuickWeightSparse()
+    bench = suite.QuickStaticMask()
     with pytest.raises(NotImplementedError, match="not installed"):
         bench.setup("linear-1024", "unstructured", "forward", 0.9, 1, "sparseprop")
     with pytest.raises(NotImplementedError, match="no update stage|has no"):

@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from sparsebench.reports import build_report, synthetic
+from sparsebench.reports import build_report
+import synthetic_records as synthetic
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

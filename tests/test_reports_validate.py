@@ -8,8 +8,10 @@ import pytest
 
 from sparsebench import claims, harness
 from sparsebench.measure import ResultStore
-from sparsebench.reports import cli, synthetic
-from sparsebench.reports.validate import cases_for, select
+from sparsebench.claims import cli as claims_cli
+from sparsebench.reports import cli
+import synthetic_records as synthetic
+from sparsebench.claims.validate import cases_for, select
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +23,7 @@ def _parser():
     p = argparse.ArgumentParser(prog="sparsebench")
     sub = p.add_subparsers(dest="command", required=True)
     cli.add_commands(sub)
+    claims_cli.add_commands(sub)
     return p
 
 

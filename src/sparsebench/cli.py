@@ -43,14 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="machine, ISA variants and kernel build facts")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_info)
+    from .accuracy import cli as accuracy_cli
+    from .claims import cli as claims_cli
     from .harness import cli as harness_cli
-
-    harness_cli.add_commands(sub)
     from .reports import cli as reports_cli
 
+    harness_cli.add_commands(sub)
+    claims_cli.add_commands(sub)
     reports_cli.add_commands(sub)
-    from .accuracy import cli as accuracy_cli
-
     accuracy_cli.add_commands(sub)
     return parser
 

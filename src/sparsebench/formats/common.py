@@ -139,9 +139,35 @@ def prune_grow_units(n_units: int, kept: torch.Tensor, scores: torch.Tensor, fra
     drop = torch.argsort(sc, stable=True)[:k]
     stay = torch.ones(n_kept, dtype=torch.bool)
     stay[drop] = False
-    free_flag = torch.ones(int(n_units), dtype=torch.bool)
-    free_flag[ids] = False
-    free = torch.nonzero(free_flag).flatten()
-    grown = free[torch.randperm(n_free, generator=generator)[:k]]
+    grown = free_unit_ids(ids, sample_ranks(n_free, k, generator))
     new = torch.sort(torch.cat([ids[stay], grown])).values
     return new, torch.sort(ids[drop]).values, grown
+
+
+def sample_ranks(n: int, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """k distinct integers drawn uniformly from [0, n), in draw order (a uniformly random ordered
+    k-subset), in O(k) memory when k is small against n (duplicates of sequential uniform draws
+    rejected), else the head of a random permutation (n <= 2k: O(k) memory too)."""
+    if k <= 0:
+        return torch.zeros(0, dtype=torch.int64)
+    if n <= 2 * k:
+        return torch.randperm(n, generator=generator)[:k]
+    got = torch.zeros(0, dtype=torch.int64)
+    while got.numel() < k:
+        draw = torch.randint(0, n, (2 * (k - got.numel()) + 16,), generator=generator)
+        allv = torch.cat([got, draw])
+        uniq, inv = torch.unique(allv, return_inverse=True)
+        first = torch.full((uniq.numel(),), allv.numel(), dtype=torch.int64)
+        first.scatter_reduce_(0, inv, torch.arange(allv.numel()), reduce="amin")
+        got = allv[torch.sort(first).values]  # first occurrences, in draw order
+    return got[:k]
+
+
+def free_unit_ids(kept_sorted: torch.Tensor, ranks: torch.Tensor) -> torch.Tensor:
+    """The unit id of the r-th (0-based, ascending) unit NOT in ``kept_sorted`` for each r of
+    ``ranks``, in O(len(kept)) memory: kept unit kept_sorted[i] has kept_sorted[i] - i free units
+    before it, so unit = r + #(kept units with fewer than r + 1 free units before them)."""
+    if ranks.numel() == 0:
+        return torch.zeros(0, dtype=torch.int64)
+    before = kept_sorted - torch.arange(kept_sorted.numel())
+    return ranks + torch.searchsorted(before, ranks, right=True)

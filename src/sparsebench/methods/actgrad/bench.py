@@ -17,6 +17,7 @@ from ...catalogue import Profile
 from ...measure import Conv2dShape, dense_flops, effective_flops, tensor_bytes
 from . import kernels as ag
 from . import reference as ref
+from .format import compress_reference
 
 SUITE = "actgrad"
 METHOD_SCHEME = "actgrad"
@@ -68,7 +69,7 @@ def build(case: BenchCase) -> StageBench:
         front = lambda: ag.prune(dy, p, seed, threads=t)  # noqa: E731  (paid by every stage)
     elif case.scheme == EXACT_SCHEME:
         kept = torch.rand(dy.shape, generator=gen) >= p
-        fixed = ag.compress_reference(torch.where(kept, dy, torch.zeros_like(dy)))
+        fixed = compress_reference(torch.where(kept, dy, torch.zeros_like(dy)))
         front = lambda: fixed  # noqa: E731
     else:
         raise Unavailable(f"unknown activation-gradient scheme {case.scheme!r}")
