@@ -33,7 +33,8 @@ class BlockMask:
             raise ValueError(f"block sizes must be 1, 2, 4 or 8, got {self.block}")
         grid = (-(-co // bo), kh * kw * -(-ci // bi))
         if not isinstance(self.keep, torch.Tensor) or self.keep.dtype != torch.bool:
-            raise ValueError(f"BlockMask.keep must be a bool tensor, got {getattr(self.keep, 'dtype', type(self.keep))}")
+            got = getattr(self.keep, "dtype", type(self.keep))
+            raise ValueError(f"BlockMask.keep must be a bool tensor, got {got}")
         if tuple(self.keep.shape) != grid:
             raise ValueError(f"BlockMask.keep must have the grid shape {grid}, got {tuple(self.keep.shape)}")
 

@@ -75,7 +75,8 @@ class ElementMask:
     def check(self) -> None:
         """ValueError unless this is a well-formed element mask."""
         if not isinstance(self.keep, torch.Tensor) or self.keep.dtype != torch.bool:
-            raise ValueError(f"ElementMask.keep must be a bool tensor, got {getattr(self.keep, 'dtype', type(self.keep))}")
+            got = getattr(self.keep, "dtype", type(self.keep))
+            raise ValueError(f"ElementMask.keep must be a bool tensor, got {got}")
         if tuple(self.keep.shape) != tuple(self.shape):
             raise ValueError(f"ElementMask.keep shape {tuple(self.keep.shape)} != shape {tuple(self.shape)}")
 
