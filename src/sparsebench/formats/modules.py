@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import get_format
+from . import available_formats, get_format
 from .base import ConvGeometry, SparseWeight
 from .mutate import rebuild, remap_tensor
 
@@ -59,8 +59,9 @@ def _check_input(x: torch.Tensor, ndim: int, channels: int, layer: str) -> torch
 
 
 class _SparseLayer(nn.Module):
-    def _init_sparse(self, weight: torch.Tensor, scheme: str, sparsity: float | None, mask: torch.Tensor | None,
-                     by: str, threads: int, generator: torch.Generator | None) -> None:
+    def _init_sparse(self, weight: torch.Tensor, scheme: str | None, sparsity: float | None,
+                     mask: torch.Tensor | None, by: str, threads: int, generator: torch.Generator | None) -> None:
+        scheme = scheme or available_formats()[0]  # default: the finest-grained format
         fmt = get_format(scheme)
         why = fmt.refuses(tuple(weight.shape), sparsity if mask is None else None)
         if why:
@@ -169,7 +170,7 @@ class _SparseLayer(nn.Module):
 
 class SparseConv2d(_SparseLayer):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0,
-                 bias: bool = True, *, scheme: str = "unstructured", sparsity: float | None = 0.9,
+                 bias: bool = True, *, scheme: str | None = None, sparsity: float | None = 0.9,
                  mask: torch.Tensor | None = None, weight: torch.Tensor | None = None, by: str = "magnitude",
                  threads: int = 0, generator: torch.Generator | None = None) -> None:
         super().__init__()
@@ -200,7 +201,7 @@ class SparseConv2d(_SparseLayer):
 
 
 class SparseLinear(_SparseLayer):
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, *, scheme: str = "unstructured",
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *, scheme: str | None = None,
                  sparsity: float | None = 0.9, mask: torch.Tensor | None = None, weight: torch.Tensor | None = None,
                  by: str = "magnitude", threads: int = 0, generator: torch.Generator | None = None) -> None:
         super().__init__()

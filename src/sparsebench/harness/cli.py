@@ -141,7 +141,7 @@ def add_commands(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--peers", action="store_true", default=None,
-                   help="only the cases a peer baseline applies to (SparseProp: unstructured weights, stages "
+                   help="only the cases a peer baseline applies to (SparseProp: its format and stages "
                         "forward/backward/step); peers are measured by default wherever they apply")
     g.add_argument("--no-peers", dest="peers", action="store_false", help="do not run peer baselines")
     p.add_argument("--peer-timeout", type=float, default=None,
