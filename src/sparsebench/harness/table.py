@@ -8,9 +8,17 @@ from typing import Iterable
 
 from ..cases import OURS
 
-IMPL_ORDER = (OURS, "sparseprop", "torch-sparse", "torch-dense", "torch-reference")
 BASELINE = "torch-dense"
-REFERENCE_IMPLS = (BASELINE, "torch-reference")  # what the others are compared with
+BASELINES = ("torch-sparse", BASELINE, "torch-reference")  # what the others are compared with, in column order
+REFERENCE_IMPLS = (BASELINE, "torch-reference")
+
+
+def impl_columns(records: Iterable[dict]) -> list[str]:
+    """Ours, then every other implementation in the records (peers), then the baselines; not an
+    implementation timed only as a yardstick (one forward beside mask_update)."""
+    seen = {r["case"]["impl"] for r in records if not (r.get("metrics") or {}).get("yardstick")}
+    others = sorted(seen - {OURS, *BASELINES})
+    return [i for i in (OURS, *others, *BASELINES) if i in seen]
 
 
 def stage_records(records: Iterable[dict]) -> list[dict]:
@@ -116,7 +124,8 @@ def speedup_table(records: Iterable[dict]) -> str:
         suite, layer, scheme, stage, s, t = parts
         key = (machine, suite, layer, stage, scheme, int(t[1:]))
         grid[key][float(s[1:])][impl] = (text, None)
-    impls = [i for i in IMPL_ORDER if any(i in d for g in grid.values() for d in g.values())]
+    impls = [i for i in impl_columns([*recs, *(r for r in records if r.get("kind") == "peer-error")])
+             if any(i in d for g in grid.values() for d in g.values())]
     lines = []
     header = f"{'layer':<15} {'stage':<19} {'scheme':<13} {'thr':>3} {'sparsity':>8}  " + "  ".join(
         f"{i:>16}" for i in impls
@@ -145,7 +154,8 @@ def break_even_table(records: Iterable[dict]) -> str:
     per_layer: dict[tuple, dict[float, float]] = defaultdict(dict)
     for r in stage_records(records):
         c, m = r["case"], r["metrics"]
-        if c["impl"] in REFERENCE_IMPLS or m.get("speedup_vs_torch_dense") is None:
+        # implementations only: not the baselines, nor an impl timed only as a yardstick (one forward)
+        if c["impl"] in REFERENCE_IMPLS or m.get("yardstick") or m.get("speedup_vs_torch_dense") is None:
             continue
         key = (r["machine"].get("id"), c["scheme"], c["stage"], c["threads"], c["impl"], c["layer"])
         per_layer[key][c["sparsity"]] = m["speedup_vs_torch_dense"]
