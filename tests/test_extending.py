@@ -89,3 +89,16 @@ def test_a_new_method_is_one_folder(extended, tmp_path):
 def test_the_cross_validation_registry_finds_ops_by_walking_packages():
     owners = registry.owners()
     assert set(formats.available_formats()) <= set(owners) and set(methods.all_methods()) - {"static_mask"} <= set(owners)
+
+
+def test_a_method_brings_its_own_claim_measures(extended):
+    from sparsebench import claims
+
+    claim = {"id": "toy", "paper": "p", "method": "toy_dense", "metric": "stage_speedup", "value": 1.0,
+             "implemented": True,
+             "setup": {k: "v" for k in ("network", "dataset", "sparsity", "hardware", "baseline", "wording")},
+             "measure": {"suite": "toy_dense", "comparison": "toy_forward_count"}}
+    (parsed,) = claims.parse_claims({"claim": [claim]})
+    rec = {"kind": "stage", "case": {"suite": "toy_dense"}}
+    v = claims.evaluate(parsed, [rec, rec])
+    assert (v.measured, v.verdict) == ("2", "different setup")

@@ -108,6 +108,17 @@ def _toml_module():
                            "on Python 3.9/3.10: pip install tomli") from None
 
 
+def method_comparisons() -> dict:
+    """name -> evaluate(claim, records) -> Verdict of the comparisons methods define beyond the
+    generic ones (Method.claim_measures); only looked up for a comparison that is not generic."""
+    from ..methods import all_methods  # lazy: the generic path stays torch-free
+
+    out = {}
+    for m in all_methods().values():
+        out.update(m.claim_measures)
+    return out
+
+
 def find_claims_file(path=None) -> Path:
     """An explicit path, else the claims file that ships inside this package."""
     p = Path(path) if path is not None else CLAIMS_FILE
@@ -151,8 +162,9 @@ def _parse_measure(cid: str, m) -> Measure:
     if unknown:
         raise _bad(cid, f"measure.{sorted(unknown)[0]}", f"is unknown; known: {sorted(_MEASURE_KEYS)}")
     comp = m.get("comparison")
-    if comp not in COMPARISONS:
-        raise _bad(cid, "measure.comparison", f"must be one of {COMPARISONS}, got {comp!r}")
+    if comp not in COMPARISONS and comp not in method_comparisons():
+        raise _bad(cid, "measure.comparison", f"must be one of {COMPARISONS} or a method's own "
+                                              f"({', '.join(method_comparisons()) or 'none'}), got {comp!r}")
     kw: dict = {"comparison": comp}
     for key in ("suite", "impl", "baseline", "arch", "device", "differs", "caveat", "versus"):
         if key in m:

@@ -8,7 +8,7 @@ from collections import defaultdict
 from statistics import median
 from typing import Iterable
 
-from .data import FAR_BELOW, Claim, Verdict, _fmt
+from .data import COMPARISONS, FAR_BELOW, Claim, Verdict, _fmt, method_comparisons
 
 def _latest_stage(records: Iterable[dict]) -> list[dict]:
     """The newest stage record per (machine, case id, impl): re-runs supersede old figures."""
@@ -220,6 +220,8 @@ def evaluate(claim: Claim, records: Iterable[dict]) -> Verdict:
         return _not_measured(claim, "the claim has no number yet")
     if m.comparison == "accuracy_delta":
         return _evaluate_accuracy(claim, records)
+    if m.comparison not in COMPARISONS:  # a method's own measure function
+        return method_comparisons()[m.comparison](claim, records)
     if m.comparison == "communication_reduction":
         return _not_measured(claim, "communication is not measured by the harness yet")
     schemes = set(m.schemes) | ({m.versus} if m.versus else set())

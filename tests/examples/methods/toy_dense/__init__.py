@@ -14,11 +14,20 @@ from sparsebench.methods.base import Method
 SUITE = "toy_dense"
 
 
+def _forward_count(claim, records):
+    """A claim measure of the method's own: how many forward records there are (an example)."""
+    from sparsebench.claims import Verdict
+
+    n = sum(1 for r in records if r.get("kind") == "stage" and r["case"].get("suite") == SUITE)
+    return Verdict(claim.id, claim.claimed_text, str(n), "toy records", "different setup")
+
+
 class ToyDense(Method):
     name = "toy_dense"
     suite = SUITE
     title = "example method: the dense forward again"
     stages = ("forward",)
+    claim_measures = {"toy_forward_count": _forward_count}
 
     def cases(self, profile):
         for layer in profile.layers:
