@@ -8,9 +8,7 @@ package, so adding a format touches only its own folder.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
+from ..discovery import declaring
 from .base import ConvGeometry, Format, Mask, SparseWeight
 
 _FORMATS: dict[str, Format] = {}
@@ -18,13 +16,8 @@ _FORMATS: dict[str, Format] = {}
 
 def _discover() -> dict[str, Format]:
     if not _FORMATS:
-        found = {}
-        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-            if info.ispkg:
-                spec = getattr(importlib.import_module(f"{__name__}.{info.name}"), "FORMAT", None)
-                if isinstance(spec, Format):
-                    found[spec.name] = spec
-        _FORMATS.update(sorted(found.items(), key=lambda kv: (kv[1].rank, kv[0])))
+        found = [m.FORMAT for m in declaring(__name__, __path__, "FORMAT", lambda v: isinstance(v, Format))]
+        _FORMATS.update((f.name, f) for f in sorted(found, key=lambda f: (f.rank, f.name)))
     return _FORMATS
 
 

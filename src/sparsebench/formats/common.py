@@ -35,6 +35,17 @@ def seed_from(by: str, generator: torch.Generator | None) -> int:
     return int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
 
 
+def structured_make_mask(generate):
+    """Format.make_mask for a structured generator ``generate(shape, sparsity, weight=, seed=)``:
+    by magnitude of ``weight`` or at random (``weight`` may then be just a shape)."""
+
+    def make_mask(weight, sparsity: float, by: str = "magnitude", generator: torch.Generator | None = None):
+        shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else tuple(weight)
+        return generate(shape, sparsity, weight=weight if by == "magnitude" else None, seed=seed_from(by, generator))
+
+    return make_mask
+
+
 def _conv_shape(shape) -> tuple[int, int, int, int]:
     shape = tuple(int(v) for v in shape)
     if len(shape) == 2:

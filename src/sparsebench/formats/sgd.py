@@ -27,9 +27,18 @@ def sgd_update_reference(values: torch.Tensor, grad: torch.Tensor, momentum_buf:
 
 
 class StoredValuesSGD:
-    """Mixin giving a format the SparseWeight.sgd_update stage on its ``values``."""
+    """Mixin for a format that keeps its trainable weights in one ``values`` array: the
+    SparseWeight.sgd_update stage on them, and the density of ``nnz`` over the dense shape."""
 
     values: torch.Tensor
+    shape: tuple[int, ...]
+
+    @property
+    def density(self) -> float:
+        n = 1
+        for v in self.shape:
+            n *= v
+        return self.nnz / n if n else 0.0
 
     def sgd_update(self, grad_values: torch.Tensor, momentum_buf: torch.Tensor, *, lr: float, momentum: float,
                    weight_decay: float, **kw: Any) -> None:

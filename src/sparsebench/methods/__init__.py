@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
+from ..discovery import declaring
 from .base import Method
 
 _METHODS: dict[str, Method] = {}
@@ -14,11 +12,8 @@ _METHODS: dict[str, Method] = {}
 def all_methods() -> dict[str, Method]:
     """name -> Method of every method package, in name order."""
     if not _METHODS:
-        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-            if info.ispkg:
-                spec = getattr(importlib.import_module(f"{__name__}.{info.name}"), "METHOD", None)
-                if isinstance(spec, Method):
-                    _METHODS[spec.name] = spec
+        found = declaring(__name__, __path__, "METHOD", lambda v: isinstance(v, Method))
+        _METHODS.update((p.METHOD.name, p.METHOD) for p in found)
     return _METHODS
 
 

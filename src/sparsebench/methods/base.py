@@ -19,7 +19,11 @@ if TYPE_CHECKING:  # types only: the harness imports methods, not the other way 
 
 
 class Method:
-    """Override what the method has; the defaults say it has nothing of that kind."""
+    """Override what the method has; the defaults say it has nothing of that kind, or, where the
+    method names a ``bench`` module, delegate to that module's functions of the same name
+    (cases, build, impl_names, accepts)."""
+
+    bench: Any = None  # the module of its benchmark cases and stage builders, if any
 
     name: str = ""  # the package name
     suite: str = ""  # the records' suite field of its benchmark cases
@@ -31,18 +35,26 @@ class Method:
     claim_measures: dict[str, Callable[..., Any]] = {}
 
     # --- benchmarks (what the harness times) ----------------------------------------------
+    def _bench(self, fn: str):
+        return getattr(self.bench, fn, None) if self.bench is not None else None
+
     def cases(self, profile: "Profile") -> Iterator["BenchCase"]:
         """Its benchmark cases in a catalogue profile (only those its formats accept)."""
-        return iter(())
+        fn = self._bench("cases")
+        return fn(profile) if fn else iter(())
 
     def build(self, case: "BenchCase") -> "StageBench":
         """The callables of one case (ours and the baselines), prepared outside timing;
         raises cases.Unavailable when the case cannot run here."""
-        raise NotImplementedError(f"method {self.name!r} has no benchmark cases")
+        fn = self._bench("build")
+        if fn is None:
+            raise NotImplementedError(f"method {self.name!r} has no benchmark cases")
+        return fn(case)
 
     def accepts(self, case: "BenchCase") -> bool:
         """Whether it can build this case (e.g. its format accepts the layer and sparsity)."""
-        return True
+        fn = self._bench("accepts")
+        return fn(case) if fn else True
 
     def dense_forward_case(self, layer: str, sparsity: float | None, threads: int) -> "BenchCase | None":
         """A case of this method whose torch-dense implementation times the layer's dense forward
@@ -51,7 +63,8 @@ class Method:
 
     def impl_names(self, case: "BenchCase") -> tuple[str, ...]:
         """The implementations build(case) times, known without building anything."""
-        return ()
+        fn = self._bench("impl_names")
+        return fn(case) if fn else ()
 
     def scheme_label(self, scheme: str) -> str:
         """How a case's scheme is named in tables and plots."""

@@ -21,9 +21,9 @@ install`` does it; ``pip install ".[peers]"`` only brings its build dependencies
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from types import ModuleType
+
+from ..discovery import declaring
 
 _PEERS: dict[str, ModuleType] = {}
 
@@ -31,10 +31,8 @@ _PEERS: dict[str, ModuleType] = {}
 def all_peers() -> dict[str, ModuleType]:
     """name -> peer module, found by walking this package."""
     if not _PEERS:
-        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-            mod = importlib.import_module(f"{__name__}.{info.name}")
-            if isinstance(getattr(mod, "PEER", None), str):
-                _PEERS[mod.PEER] = mod
+        for mod in declaring(__name__, __path__, "PEER", lambda v: isinstance(v, str), packages_only=False):
+            _PEERS[mod.PEER] = mod
     return _PEERS
 
 

@@ -7,14 +7,9 @@ from __future__ import annotations
 import torch
 
 from ..base import Format
-from ..common import seed_from
+from ..common import structured_make_mask
 from .format import BlockSparseWeight
 from .masks import BlockMask, block_mask, block_mask_from_dense, prune_grow
-
-
-def _make_mask(weight, sparsity: float, by: str = "magnitude", generator: torch.Generator | None = None) -> BlockMask:
-    shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else tuple(weight)
-    return block_mask(shape, sparsity, weight=weight if by == "magnitude" else None, seed=seed_from(by, generator))
 
 
 def _from_mask(mask: BlockMask, weight: torch.Tensor | None = None) -> BlockSparseWeight:
@@ -25,5 +20,5 @@ def _from_mask(mask: BlockMask, weight: torch.Tensor | None = None) -> BlockSpar
 
 
 FORMAT = Format("block", doc="BSR, 4x4 blocks of (output x input channels) at one tap; direct convolution",
-                make_mask=_make_mask, from_mask=_from_mask, from_dense_mask=BlockSparseWeight.from_dense, rank=1,
+                make_mask=structured_make_mask(block_mask), from_mask=_from_mask, from_dense_mask=BlockSparseWeight.from_dense, rank=1,
                 prune_grow=prune_grow, mask_from_dense=block_mask_from_dense)

@@ -131,13 +131,6 @@ class BlockSparseWeight(StoredValuesSGD):
         r = torch.repeat_interleave(torch.arange(len(self.row_ptr) - 1), torch.diff(self.row_ptr.long()))
         return int(self._real(self.shape, self.block, r, self.col.long()).sum())
 
-    @property
-    def density(self) -> float:
-        n = 1
-        for v in self.shape:
-            n *= v
-        return self.nnz / n if n else 0.0
-
     def _expand(self, vals: torch.Tensor) -> torch.Tensor:
         co, ci, t, nbr, ncb = _grid(self.shape, self.block)
         bo, bi = self.block

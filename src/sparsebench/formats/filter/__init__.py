@@ -6,14 +6,9 @@ from __future__ import annotations
 import torch
 
 from ..base import Format
-from ..common import seed_from
+from ..common import structured_make_mask
 from .format import FilterSparseWeight
 from .masks import FilterMask, filter_mask, filter_mask_from_dense, prune_grow
-
-
-def _make_mask(weight, sparsity: float, by: str = "magnitude", generator: torch.Generator | None = None) -> FilterMask:
-    shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else tuple(weight)
-    return filter_mask(shape, sparsity, weight=weight if by == "magnitude" else None, seed=seed_from(by, generator))
 
 
 def _from_mask(mask: FilterMask, weight: torch.Tensor | None = None) -> FilterSparseWeight:
@@ -28,5 +23,5 @@ def _from_dense_mask(weight: torch.Tensor, mask: torch.Tensor) -> FilterSparseWe
 
 
 FORMAT = Format("filter", doc="whole output filters / input channels removed; compacted dense problem",
-                make_mask=_make_mask, from_mask=_from_mask, from_dense_mask=_from_dense_mask, rank=3,
+                make_mask=structured_make_mask(filter_mask), from_mask=_from_mask, from_dense_mask=_from_dense_mask, rank=3,
                 prune_grow=prune_grow, mask_from_dense=filter_mask_from_dense)

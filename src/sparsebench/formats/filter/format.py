@@ -112,13 +112,6 @@ class FilterSparseWeight(StoredValuesSGD):
             n *= v
         return n
 
-    @property
-    def density(self) -> float:
-        n = 1
-        for v in self.shape:
-            n *= v
-        return self.nnz / n if n else 0.0
-
     def _expand(self, compact: torch.Tensor) -> torch.Tensor:
         out = torch.zeros(self.shape, dtype=compact.dtype)
         if compact.numel():

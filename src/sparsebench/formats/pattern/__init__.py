@@ -7,15 +7,9 @@ from __future__ import annotations
 import torch
 
 from ..base import Format
-from ..common import seed_from
+from ..common import structured_make_mask
 from .format import PatternSparseWeight
 from .masks import MIN_SPARSITY, PATTERN_LIBRARY, PatternMask, pattern_mask, pattern_mask_from_dense, prune_grow
-
-
-def _make_mask(weight, sparsity: float, by: str = "magnitude", generator: torch.Generator | None = None
-               ) -> PatternMask:
-    shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else tuple(weight)
-    return pattern_mask(shape, sparsity, weight=weight if by == "magnitude" else None, seed=seed_from(by, generator))
 
 
 def _from_mask(mask: PatternMask, weight: torch.Tensor | None = None) -> PatternSparseWeight:
@@ -39,6 +33,6 @@ def _from_dense_mask(weight: torch.Tensor, mask: torch.Tensor) -> PatternSparseW
 
 
 FORMAT = Format("pattern", doc="3x3 kernels keep 4 taps of an 8-pattern library + connectivity sparsity",
-                make_mask=_make_mask, from_mask=_from_mask, from_dense_mask=_from_dense_mask,
+                make_mask=structured_make_mask(pattern_mask), from_mask=_from_mask, from_dense_mask=_from_dense_mask,
                 min_sparsity=MIN_SPARSITY, kernel_sizes=((3, 3),), linear=False, rank=2,
                 prune_grow=prune_grow, mask_from_dense=_mask_from_dense)

@@ -100,11 +100,6 @@ class PatternSparseWeight(StoredValuesSGD):
     def nnz(self) -> int:
         return int(self.values.numel())
 
-    @property
-    def density(self) -> float:
-        n = self.shape[0] * self.shape[1] * 9
-        return self.nnz / n if n else 0.0
-
     def _expand(self, vals: torch.Tensor) -> torch.Tensor:
         co, ci = self.shape[:2]
         out = torch.zeros(co, ci, 9, dtype=vals.dtype)

@@ -231,11 +231,6 @@ class CSRWeight(StoredValuesSGD):
     def nnz(self) -> int:
         return int(self.col_idx.numel())
 
-    @property
-    def density(self) -> float:
-        n = int(np.prod(self.shape))
-        return self.nnz / n if n else 0.0
-
     def row_indices(self) -> torch.Tensor:
         counts = (self.row_ptr[1:] - self.row_ptr[:-1]).to(torch.int64)
         return torch.repeat_interleave(torch.arange(self.rows), counts)

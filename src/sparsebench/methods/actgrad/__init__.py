@@ -30,15 +30,7 @@ class ActgradMethod(Method):
     title = "activation-gradient pruning (DBTD + stochastic pruning of dO)"
     rate_label = "pruning rate p"
     stages = bench.STAGES
-
-    def cases(self, profile):
-        return bench.cases(profile)
-
-    def build(self, case):
-        return bench.build(case)
-
-    def impl_names(self, case):
-        return bench.impl_names(case)
+    bench = bench
 
     def accuracy_cases(self, dataset, quick):
         rates = (0.0, 0.9, 0.99) if quick else (0.0, 0.5, 0.9, 0.95, 0.99)

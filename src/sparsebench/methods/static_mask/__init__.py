@@ -23,18 +23,7 @@ class StaticMaskMethod(Method):
     title = "static-mask sparse training on a weight format"
     rate_label = "weight sparsity s"
     stages = bench.STAGES
-
-    def cases(self, profile):
-        return bench.cases(profile)
-
-    def build(self, case):
-        return bench.build(case)
-
-    def impl_names(self, case):
-        return bench.impl_names(case)
-
-    def accepts(self, case):
-        return bench.accepts(case)
+    bench = bench
 
     def dense_forward_case(self, layer, sparsity, threads):
         return bench.BenchCase(bench.SUITE, layer, available_formats()[0], "forward", sparsity or 0.0, threads)
