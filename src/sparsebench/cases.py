@@ -32,9 +32,9 @@ class BenchCase:
 
     @property
     def layer_spec(self):
-        from .catalogue import LAYERS
+        from .catalogue import layer
 
-        return LAYERS[self.layer]
+        return layer(self.layer)
 
 
 @dataclass

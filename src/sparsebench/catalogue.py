@@ -80,3 +80,23 @@ def profile(name: str | None = None) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; known: {sorted(PROFILES)}") from None
+
+
+def layer(name: str) -> Layer:
+    """A catalogue layer by name, or a user's own shape spec ("conv:cin=...", sparsebench.shapes)."""
+    if name in LAYERS:
+        return LAYERS[name]
+    from . import shapes
+
+    if shapes.is_spec(name):
+        return shapes.parse(name)
+    raise KeyError(f"unknown layer {name!r}: not in the catalogue ({', '.join(LAYERS)}) and not a shape spec "
+                   "(conv:... or linear:...)")
+
+
+def has_layer(name: str) -> bool:
+    try:
+        layer(name)
+    except (KeyError, ValueError):
+        return False
+    return True

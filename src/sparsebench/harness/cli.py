@@ -20,14 +20,31 @@ def _progress(i: int, n: int, case) -> None:
     sys.stderr.flush()
 
 
+def _profile(args: argparse.Namespace):
+    """The profile a run covers: the named one, its layers replaced by --layer / --shape /
+    --shapes-file when any is given (a user's shapes run exactly like catalogue layers)."""
+    import dataclasses
+
+    from .. import shapes
+
+    prof = catalogue.profile(args.profile)
+    own = [shapes.parse(s).name for s in getattr(args, "shape", None) or []]
+    if getattr(args, "shapes_file", None):
+        own += [layer.name for layer in shapes.load_file(args.shapes_file)]
+    if own:
+        prof = dataclasses.replace(prof, layers=tuple(dict.fromkeys([*(args.layer or []), *own])))
+    return prof
+
+
 def _select(args: argparse.Namespace) -> list:
     from .. import methods
 
-    cases = methods.cases(args.profile, tuple(args.suite) if args.suite else None)
+    prof = _profile(args)
+    cases = methods.cases(prof, tuple(args.suite) if args.suite else None)
 
     def keep(c) -> bool:
         return (
-            (not args.layer or c.layer in args.layer)
+            (not args.layer or c.layer in prof.layers)
             and (not args.scheme or c.scheme in args.scheme)
             and (not args.stage or c.stage in args.stage)
             and (not args.threads or c.threads in args.threads)
@@ -43,13 +60,30 @@ def _select(args: argparse.Namespace) -> list:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from .run import run_cases
     from .table import speedup_table
     from ..measure import load_records
 
-    cases = _select(args)
+    from .. import methods
+    from ..shapes import ShapeError, is_spec
+
+    try:
+        cases = _select(args)
+        prof = _profile(args)
+    except ShapeError as exc:  # nothing is measured or written
+        print(f"run: {exc}", file=sys.stderr)
+        return 2
+    own = [name for name in prof.layers if is_spec(name)]
+    if own:  # say which scheme does not support what on the user's shapes
+        scheme_sel = set(args.scheme or [])
+        for m in methods.all_methods().values():
+            for line in m.refusals(dataclasses.replace(prof, layers=tuple(own))):
+                if not scheme_sel or line.split(" ", 1)[0] in scheme_sel:
+                    print(f"note: {line}", file=sys.stderr)
     if not cases:
-        print("no catalogue case matches the selection", file=sys.stderr)
+        print("no case matches the selection", file=sys.stderr)
         return 2
     if args.list:
         print("\n".join(c.id for c in cases))
@@ -105,6 +139,11 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
                    help=f"case profile (default ${catalogue.PROFILE_ENV} or quick)")
     p.add_argument("--suite", action="append", help="a method's suite (default: every method's)")
     p.add_argument("--layer", action="append", choices=sorted(catalogue.LAYERS))
+    p.add_argument("--shape", action="append", metavar="SPEC",
+                   help="your own layer, repeatable: conv:cin=64,cout=64,k=3,stride=1,pad=1,hw=56,batch=8 or "
+                        "linear:in=1024,out=4096,batch=256 (runs like a catalogue layer)")
+    p.add_argument("--shapes-file", metavar="TOML", help="a list of shapes: shapes = [\"conv:...\"] and/or "
+                                                         "[[conv]] / [[linear]] tables with the --shape keys")
     p.add_argument("--scheme", action="append")
     p.add_argument("--stage", action="append")
     p.add_argument("--sparsity", action="append", type=float)

@@ -38,11 +38,12 @@ def suites() -> list[str]:
 
 
 
-def cases(profile_name: str | None = None, suites_: tuple[str, ...] | None = None) -> list:
-    """Every method's benchmark cases in a catalogue profile (optionally only some suites)."""
-    from ..catalogue import profile
+def cases(profile_name=None, suites_: tuple[str, ...] | None = None) -> list:
+    """Every method's benchmark cases in a catalogue profile, given by name or as a Profile
+    (optionally only some suites)."""
+    from ..catalogue import Profile, profile
 
-    prof = profile(profile_name)
+    prof = profile_name if isinstance(profile_name, Profile) else profile(profile_name)
     out = []
     for m in all_methods().values():
         if m.suite and (suites_ is None or m.suite in suites_):

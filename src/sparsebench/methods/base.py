@@ -56,6 +56,11 @@ class Method:
         fn = self._bench("accepts")
         return fn(case) if fn else True
 
+    def refusals(self, profile: "Profile") -> list[str]:
+        """Why some of the profile's layers get no case of this method (e.g. "pattern: needs 3x3
+        kernels, got 1x1 for <layer>"), one line each."""
+        return []
+
     def dense_forward_case(self, layer: str, sparsity: float | None, threads: int) -> "BenchCase | None":
         """A case of this method whose torch-dense implementation times the layer's dense forward
         (claims that add the dense forward to a backward measurement), or None."""

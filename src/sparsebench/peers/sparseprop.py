@@ -159,11 +159,11 @@ def supports(shape) -> str | None:
 def applies(case) -> bool:
     """Is SparseProp a peer for this catalogue case? (static-mask training on unstructured weights,
     a stage it has: the one method it implements)."""
-    from ..catalogue import LAYERS
+    from ..catalogue import has_layer, layer
     from ..methods.static_mask import bench
 
     return (case.suite == bench.SUITE and case.scheme == FORMAT and case.stage in PEER_STAGES
-            and case.layer in LAYERS and supports(LAYERS[case.layer].shape) is None)
+            and has_layer(case.layer) and supports(layer(case.layer).shape) is None)
 
 
 def build(case):

@@ -25,6 +25,9 @@ class StaticMaskMethod(Method):
     stages = bench.STAGES
     bench = bench
 
+    def refusals(self, profile):
+        return bench.refusals(profile)
+
     def dense_forward_case(self, layer, sparsity, threads):
         return bench.BenchCase(bench.SUITE, layer, available_formats()[0], "forward", sparsity or 0.0, threads)
 

@@ -14,7 +14,8 @@ import torch
 
 from ...baselines import TORCH_DENSE, TORCH_SPARSE, autograd_step, chain, problem_inputs, torch_dense, torch_sparse
 from ...cases import OURS, BenchCase, StageBench, Unavailable
-from ...catalogue import LAYERS, Profile
+from ... import catalogue
+from ...catalogue import Profile
 from ...formats import ConvGeometry, available_formats, get_format
 from ...formats.modules import SparseConv2d, SparseLinear
 from ...measure import Conv2dShape, dense_flops, effective_flops, tensor_bytes
@@ -42,7 +43,8 @@ def accepts(case: BenchCase) -> bool:
         return False
     if case.stage == "mask_update" and case.sparsity <= 0.0:
         return False
-    return case.layer in LAYERS and fmt.accepts(LAYERS[case.layer].shape.weight_shape, case.sparsity)
+    return catalogue.has_layer(case.layer) and fmt.accepts(catalogue.layer(case.layer).shape.weight_shape,
+                                                           case.sparsity)
 
 
 def cases(prof: Profile) -> Iterator[BenchCase]:
@@ -55,6 +57,18 @@ def cases(prof: Profile) -> Iterator[BenchCase]:
                         case = BenchCase(SUITE, layer, scheme, stage, s, t)
                         if accepts(case):
                             yield case
+
+
+def refusals(prof: Profile) -> list[str]:
+    """One line per (layer, format) the format cannot hold, or cannot hold at some sparsity."""
+    out = []
+    for name in prof.layers:
+        shape = catalogue.layer(name).shape.weight_shape
+        for scheme in formats_of(prof):
+            fmt = get_format(scheme)
+            reasons = dict.fromkeys(r for r in (fmt.refuses(shape, s) for s in prof.sparsities) if r)
+            out += [f"{scheme} skips {name}: {r}" for r in reasons]
+    return out
 
 
 def impl_names(case: BenchCase) -> tuple[str, ...]:
