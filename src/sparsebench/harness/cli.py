@@ -104,16 +104,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_table(args: argparse.Namespace) -> int:
+def _load(paths) -> list[dict]:
+    """Records of result files and folders; a corrupted file is reported with its path and skipped."""
     from ..measure import load_all, load_records
-    from .table import speedup_table
 
     records, bad = [], []
-    for p in map(Path, args.paths or [args.results]):
+    for p in map(Path, paths):
         if p.is_dir():
             recs, errors = load_all(p)
             records += recs
             bad += errors
+        elif not p.exists():
+            bad.append((p, "no such file or folder"))
         else:
             try:
                 records += load_records(p)
@@ -121,8 +123,31 @@ def _cmd_table(args: argparse.Namespace) -> int:
                 bad.append((p, str(exc)))
     for path, msg in bad:
         print(f"skipped {path}: {msg}", file=sys.stderr)
-    print(speedup_table(records))
+    return records
+
+
+def _cmd_table(args: argparse.Namespace) -> int:
+    from .table import speedup_table
+
+    print(speedup_table(_load(args.paths or [args.results])))
     return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare, text
+
+    old, new = _load([args.old]), _load([args.new])
+    if not old or not new:
+        print(f"compare: no records in {args.old if not old else args.new}", file=sys.stderr)
+        return 2
+    try:
+        impls = None if args.all_impls else tuple(args.impl or ("sparsebench",))
+        cmp = compare(old, new, threshold=args.threshold, impls=impls, by=args.by)
+    except ValueError as exc:
+        print(f"compare: {exc}", file=sys.stderr)
+        return 2
+    print(text(cmp))
+    return 1 if cmp.regressions else 0
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
@@ -190,6 +215,18 @@ def add_commands(sub) -> None:
     p.add_argument("paths", nargs="*", help="result files or directories (default: results/)")
     p.add_argument("--results", default="results")
     p.set_defaults(func=_cmd_table)
+    p = sub.add_parser("compare", help="per-case ratio of medians between two record sets; exit 1 on a regression")
+    p.add_argument("old", help="result file or folder (the reference: an older commit, another machine)")
+    p.add_argument("new", help="result file or folder to compare with it")
+    p.add_argument("--threshold", type=float, default=1.10,
+                   help="new/old time ratio beyond which a case is flagged (default 1.10; improvements below 1/x)")
+    p.add_argument("--impl", action="append", default=None,
+                   help="implementation(s) compared (default: sparsebench, ours)")
+    p.add_argument("--all-impls", action="store_true", help="compare every implementation, baselines included")
+    p.add_argument("--by", choices=("time", "speedup"), default="time",
+                   help="time: new/old median seconds (same machine, quiet runs); speedup: old/new speedup over the "
+                        "torch-dense timing of each run (robust to a busier run; across machines, compares ratios)")
+    p.set_defaults(func=_cmd_compare, impl=None)
     p = sub.add_parser("import-benchmark", help="convert pytest-benchmark --benchmark-json output to records")
     p.add_argument("json", help="file written by pytest --benchmark-json")
     p.add_argument("--results", default="results")

@@ -29,6 +29,16 @@ def compact_machine(record: dict, isa: str) -> dict:
     }
 
 
+def geometry(case: BenchCase) -> dict | None:
+    """The full shape of a case's layer (catalogue or a user's own), recorded with every case."""
+    import dataclasses
+
+    try:
+        return dataclasses.asdict(case.layer_spec.shape)
+    except (KeyError, ValueError):
+        return None
+
+
 def measure_case(case: BenchCase, *, rounds: int = 7, max_case_s: float = 20.0) -> list[tuple[str, dict]]:
     """(impl, metrics) for every in-process implementation of one case; raises Unavailable."""
     return list(measure_bench(build(case), case.threads, rounds=rounds, max_case_s=max_case_s).items())
@@ -91,7 +101,7 @@ def run_cases(
         for i, case in enumerate(cases):
             if progress:
                 progress(i, len(cases), case)
-            ctx = {**case.to_dict(), "id": case.id}
+            ctx = {**case.to_dict(), "id": case.id, "geometry": geometry(case)}
             ours = None
             try:
                 measured = measure_case(case, rounds=rounds)

@@ -1,0 +1,130 @@
+"""A user's own layer shapes (--shape, --shapes-file) and run-to-run comparison (compare):
+parsing, refusal messages, matching and exit status. Small cases only; no speed is asserted."""
+
+import json
+
+import pytest
+
+from sparsebench import catalogue, cli, methods, shapes
+from sparsebench.harness.compare import compare
+from sparsebench.measure import Conv2dShape, LinearShape, load_records
+from synthetic_records import stage_record
+
+
+def test_shapes_parse_to_catalogue_layers_with_a_canonical_name():
+    conv = shapes.parse("conv:cin=24, cout=144,k=1,hw=28,batch=8")
+    assert conv.shape == Conv2dShape(n=8, cin=24, h=28, w=28, cout=144, kh=1, kw=1, stride=1, padding=0)
+    assert conv.name == "conv:cin=24,cout=144,k=1,stride=1,pad=0,hw=28,batch=8" and conv.kind == "conv"
+    assert shapes.parse(conv.name) == conv  # the name round-trips (a child process rebuilds it)
+    lin = shapes.parse("linear:in=1024,out=4096,batch=256")
+    assert lin.shape == LinearShape(batch=256, in_features=1024, out_features=4096)
+    assert catalogue.layer(conv.name) == conv and catalogue.layer("resnet-128x16").name == "resnet-128x16"
+    rect = shapes.parse("conv:cin=3,cout=8,k=3,stride=2,pad=1,h=9,w=13")
+    assert (rect.shape.h, rect.shape.w, rect.shape.n) == (9, 13, 1) and "h=9,w=13" in rect.name
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("conv2d:cin=3", "must start with"),
+    ("conv:cin=3,cout=4,k=3,hw=8,colour=2", "unknown key 'colour'"),
+    ("conv:cin=3,cout=4,k=3,hw=8,cin=5", "given twice"),
+    ("conv:cin=3,cout=4,k=three,hw=8", "k must be an integer"),
+    ("conv:cin=0,cout=4,k=3,hw=8", "cin (input channels) must be > 0"),
+    ("conv:cin=3,cout=4,k=3,hw=8,pad=-1", "pad (padding) must be >= 0"),
+    ("conv:cin=3,cout=4,hw=8", "k (kernel size) is required"),
+    ("conv:cin=3,k=3,hw=8", "cout (output channels) is required"),
+    ("conv:cin=3,cout=4,k=3,hw=8,groups=3", "groups=3 is not supported by any scheme"),
+    ("conv:cin=3,cout=4,k=3,hw=8,dilation=2", "dilation=2 is not supported"),
+    ("conv:cin=3,cout=4,kh=1,kw=3,hw=8", "1x3 kernel is not supported"),
+    ("conv:cin=3,cout=4,k=9,hw=4", "kernel larger than padded input"),
+    ("linear:in=8,batch=2", "out (output features) is required"),
+    ("linear:in=8,out=4,x", "is not key=value"),
+])
+def test_bad_shapes_are_refused_naming_the_problem(spec, words):
+    with pytest.raises(shapes.ShapeError) as info:
+        shapes.parse(spec)
+    assert words in str(info.value)
+
+
+def test_shapes_file(tmp_path):
+    f = tmp_path / "mine.toml"
+    f.write_text('shapes = ["linear:in=64,out=32,batch=16"]\n[[conv]]\ncin = 8\ncout = 16\nk = 3\npad = 1\nhw = 8\n')
+    names = [layer.name for layer in shapes.load_file(f)]
+    assert names == ["linear:in=64,out=32,batch=16", "conv:cin=8,cout=16,k=3,stride=1,pad=1,hw=8,batch=1"]
+    f.write_text("[[pool]]\nk = 2\n")
+    with pytest.raises(shapes.ShapeError, match="unknown top-level keys"):
+        shapes.load_file(f)
+    with pytest.raises(shapes.ShapeError, match="no such file|No such file"):
+        shapes.load_file(tmp_path / "absent.toml")
+
+
+def test_run_with_own_shapes_lists_cases_and_says_what_a_scheme_skips(capsys):
+    spec = "conv:cin=8,cout=16,k=1,hw=6,batch=2"
+    assert cli.main(["run", "--shape", spec, "--stage", "forward", "--sparsity", "0.9", "--list"]) == 0
+    out, err = capsys.readouterr()
+    name = shapes.parse(spec).name
+    assert f"weight_sparse/{name}/unstructured/forward/s0.9/t1" in out
+    assert "pattern skips" in err and "needs 3x3 kernels, got 1x1" in err
+
+
+def test_a_bad_shape_writes_nothing(tmp_path, capsys):
+    assert cli.main(["run", "--shape", "conv:cin=3", "--results", str(tmp_path)]) == 2
+    assert "k (kernel size) is required" in capsys.readouterr().err and not list(tmp_path.iterdir())
+
+
+def test_own_shape_records_carry_the_full_geometry(tmp_path):
+    spec = "linear:in=24,out=12,batch=8"
+    out = tmp_path / "r.json"
+    assert cli.main(["run", "--shape", spec, "--scheme", "block", "--stage", "forward", "--sparsity", "0.9",
+                     "--no-peers", "--quiet", "--rounds", "2", "--out", str(out)]) == 0
+    stage = [r for r in load_records(out) if r["kind"] == "stage"]
+    assert stage and all(r["case"]["layer"] == spec for r in stage)
+    assert all(r["case"]["geometry"] == {"batch": 8, "in_features": 24, "out_features": 12} for r in stage)
+
+
+def _recs(times: dict, machine="synthetic-epyc-x86_64-2c"):
+    out = []
+    for (layer, scheme), t in times.items():
+        r = stage_record("x86", "weight_sparse", layer, scheme, "forward", 0.9, "sparsebench", t,
+                         speedup_vs_torch_dense=0.01 / t)
+        r["machine"]["id"] = machine
+        out.append(r)
+    return out
+
+
+def test_compare_matches_by_identity_and_flags_beyond_the_threshold():
+    old = _recs({("linear-1024", "block"): 1.0, ("linear-1024", "filter"): 1.0, ("resnet-128x16", "block"): 1.0})
+    new = _recs({("linear-1024", "block"): 1.25, ("linear-1024", "filter"): 0.8, ("alexnet-conv4", "block"): 1.0},
+                machine="other-box")
+    cmp = compare(old, new, threshold=1.10)
+    assert [(r.case.split("/")[2], round(r.ratio, 3)) for r in cmp.rows] == [("block", 1.25), ("filter", 0.8)]
+    assert [r.case for r in cmp.regressions] == ["weight_sparse/linear-1024/block/forward/s0.9/t1"]
+    assert [r.case for r in cmp.improvements] == ["weight_sparse/linear-1024/filter/forward/s0.9/t1"]
+    assert cmp.only_old == [("weight_sparse/resnet-128x16/block/forward/s0.9/t1", "sparsebench")]
+    assert cmp.only_new == [("weight_sparse/alexnet-conv4/block/forward/s0.9/t1", "sparsebench")]
+    by_speedup = compare(old, new, by="speedup")
+    assert round(by_speedup.rows[0].ratio, 3) == 1.25  # old/new speedup: the same verdict
+    with pytest.raises(ValueError, match="threshold"):
+        compare(old, new, threshold=0.9)
+
+
+def test_compare_exit_status_gates_ci(tmp_path, capsys):
+    def write(name, recs):
+        p = tmp_path / name
+        p.write_text(json.dumps({"schema": 1, "records": recs}))
+        return str(p)
+
+    old = write("old.json", _recs({("linear-1024", "block"): 1.0}))
+    slower = write("slower.json", _recs({("linear-1024", "block"): 1.3}))
+    same = write("same.json", _recs({("linear-1024", "block"): 1.05}))
+    assert cli.main(["compare", old, slower]) == 1
+    assert "1 regressions" in capsys.readouterr().out
+    assert cli.main(["compare", old, same]) == 0
+    assert cli.main(["compare", old, slower, "--threshold", "1.5"]) == 0
+    assert cli.main(["compare", old, str(tmp_path / "absent.json")]) == 2
+
+
+def test_methods_cases_take_a_profile_object_too():
+    import dataclasses
+
+    prof = dataclasses.replace(catalogue.profile("quick"), layers=("linear:in=16,out=8,batch=4",))
+    assert {c.layer for c in methods.cases(prof)} == {"linear:in=16,out=8,batch=4"}
