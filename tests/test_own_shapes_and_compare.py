@@ -128,3 +128,39 @@ def test_methods_cases_take_a_profile_object_too():
 
     prof = dataclasses.replace(catalogue.profile("quick"), layers=("linear:in=16,out=8,batch=4",))
     assert {c.layer for c in methods.cases(prof)} == {"linear:in=16,out=8,batch=4"}
+
+
+def test_progress_is_one_plain_line_per_finished_case_when_not_a_terminal():
+    import io
+
+    from sparsebench.cases import BenchCase
+    from sparsebench.harness.progress import Progress
+
+    buf = io.StringIO()
+    p = Progress(buf, tty=False)
+    cases = [BenchCase("weight_sparse", "linear-1024", "block", st, 0.9, 1) for st in ("forward", "update")]
+    for i, c in enumerate(cases):
+        p(i, 2, c)
+    p(2, 2, None)
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 2 and "\r" not in buf.getvalue()
+    assert lines[0].startswith("[1/2] weight_sparse/linear-1024/block/forward/s0.9/t1 done in")
+    assert lines[1].startswith("[2/2] weight_sparse/linear-1024/block/update/s0.9/t1 done in")
+
+
+def test_progress_draws_a_bar_on_a_terminal():
+    import io
+
+    from sparsebench.harness.progress import Progress
+
+    buf = io.StringIO()
+    p = Progress(buf, tty=True)
+    p(0, 3, "case-a")
+    p(1, 3, "case-b")
+    p(3, 3, None)
+    assert "3/3" in buf.getvalue() and "case" in buf.getvalue()
+
+
+def test_layer_selection_without_own_shapes_keeps_only_those_layers(capsys):
+    assert cli.main(["run", "--layer", "linear-1024", "--scheme", "filter", "--stage", "forward", "--list"]) == 0
+    assert {line.split("/")[1] for line in capsys.readouterr().out.split()} == {"linear-1024"}

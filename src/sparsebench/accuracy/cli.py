@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from ..harness.cli import _progress
+    from ..harness.progress import progress
     from ..measure import default_results_path, load_records, machine_record
     from .runs import accuracy_cases, run_accuracy
 
@@ -22,7 +22,7 @@ def _cmd(args: argparse.Namespace) -> int:
         print("\n".join(c.id for c in cases))
         return 0
     out = Path(args.out) if args.out else default_results_path(Path(args.results), machine_record())
-    run_accuracy(cases, out, progress=None if args.quiet else _progress)
+    run_accuracy(cases, out, progress=progress(args.quiet))
     rows = [r for r in load_records(out) if r["kind"] in ("accuracy", "error")]
     for r in rows:
         c, m = r["case"], r["metrics"]

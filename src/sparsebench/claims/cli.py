@@ -11,7 +11,7 @@ from .. import catalogue
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from ..harness.cli import _progress
+    from ..harness.progress import progress
     from .data import load_claims
     from .validate import select, validate, verdict_text
 
@@ -38,7 +38,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         return 0
     try:
         path, verdicts = validate(claims, profile_name=name, results_dir=Path(args.results), rounds=args.rounds,
-                                  progress=None if args.quiet else _progress,
+                                  progress=progress(args.quiet),
                                   out=Path(args.out) if args.out else None)
     except KeyboardInterrupt:
         print("\nvalidate interrupted: the records measured so far and their verdicts are saved", file=sys.stderr)

@@ -8,16 +8,7 @@ import time
 from pathlib import Path
 
 from .. import catalogue
-
-
-def _progress(i: int, n: int, case) -> None:
-    width = 30
-    done = int(width * i / max(n, 1))
-    label = case.id if case is not None else "done"
-    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {i}/{n} {label[:70]:<70}")
-    if case is None:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+from .progress import progress
 
 
 def _profile(args: argparse.Namespace):
@@ -41,10 +32,12 @@ def _select(args: argparse.Namespace) -> list:
 
     prof = _profile(args)
     cases = methods.cases(prof, tuple(args.suite) if args.suite else None)
+    own = prof.layers != catalogue.profile(args.profile).layers  # --shape / --shapes-file given
+    layers = set(prof.layers) if own else set(args.layer or ())
 
     def keep(c) -> bool:
         return (
-            (not args.layer or c.layer in prof.layers)
+            (not layers or c.layer in layers)
             and (not args.scheme or c.scheme in args.scheme)
             and (not args.stage or c.stage in args.stage)
             and (not args.threads or c.threads in args.threads)
@@ -97,7 +90,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"peers: {text}", file=sys.stderr)
     t0 = time.perf_counter()
     path = run_cases(cases, results_dir=Path(args.results), out=Path(args.out) if args.out else None,
-                     rounds=args.rounds, progress=None if args.quiet else _progress, peers=peers,
+                     rounds=args.rounds, progress=progress(args.quiet), peers=peers,
                      peer_timeout_s=args.peer_timeout)
     print(speedup_table(load_records(path)))
     print(f"\n{len(cases)} cases in {time.perf_counter() - t0:.0f} s; records: {path}")
