@@ -164,3 +164,69 @@ def test_progress_draws_a_bar_on_a_terminal():
 def test_layer_selection_without_own_shapes_keeps_only_those_layers(capsys):
     assert cli.main(["run", "--layer", "linear-1024", "--scheme", "filter", "--stage", "forward", "--list"]) == 0
     assert {line.split("/")[1] for line in capsys.readouterr().out.split()} == {"linear-1024"}
+
+
+def _stage_recs():
+    from synthetic_records import suite_records
+
+    return suite_records("x86", layers=("linear-1024",), sparsities=(0.0, 0.9), rates=())
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "csv", "json"])
+def test_table_exports_have_the_same_rows_and_columns(fmt, tmp_path, capsys):
+    from sparsebench.harness.table import render, table_rows
+
+    recs = _stage_recs()
+    rows = table_rows(recs)
+    assert rows and {"layer", "stage", "scheme", "sparsity", "sparsebench", "sparsebench efficiency",
+                     "sparsebench break-even", "ours ms"} <= set(rows[0])
+    text = render(recs, fmt)
+    if fmt == "csv":
+        import csv
+        import io
+
+        got = list(csv.DictReader(io.StringIO(text)))
+        assert len(got) == len(rows) and list(got[0]) == list(rows[0])
+    elif fmt == "json":
+        got = json.loads(text)
+        assert got["rows"] == json.loads(json.dumps(rows)) and got["columns"] == list(rows[0])
+    elif fmt == "md":
+        assert text.count("\n| ") == len(rows) + 1  # header + one line per row
+    else:
+        assert "break-even sparsity" in text
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps({"schema": 1, "records": recs}))
+    assert cli.main(["table", str(p), "--format", fmt]) == 0
+    assert capsys.readouterr().out.strip() == text.strip()
+
+
+def test_report_writes_a_csv_per_table_and_an_a_vs_b_view(tmp_path):
+    from sparsebench.reports import build_report
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    recs = _stage_recs()
+    a.write_text(json.dumps({"schema": 1, "records": recs}))
+    slower = json.loads(json.dumps(recs))
+    for r in slower:
+        if r["kind"] == "stage" and r["case"]["impl"] == "sparsebench":
+            r["metrics"]["speedup_vs_torch_dense"] /= 2
+    b.write_text(json.dumps({"schema": 1, "records": slower}))
+    out = build_report([b], out_root=tmp_path / "rep", name="x", compare_with=[a])
+    names = {p.name for p in out.iterdir()}
+    assert {"machines.csv", "claims.csv", "speedups.csv", "compare.csv", "compare.png"} <= names
+    html = (out / "index.html").read_text()
+    assert 'href="speedups.csv"' in html and "Compared with" in html
+    rows = (out / "compare.csv").read_text().splitlines()
+    assert rows[0].startswith("case,impl,A speedup,B speedup") and all(",regression," in r for r in rows[1:])
+
+
+def test_python_api_returns_the_records_the_cli_writes(tmp_path):
+    from sparsebench import api
+
+    sel = dict(shapes=["linear:in=32,out=16,batch=8"], schemes=["filter"], stages=["forward"], sparsities=[0.9])
+    assert [c.id for c in api.cases(**{"shapes_": sel["shapes"], **{k: v for k, v in sel.items() if k != "shapes"}})]
+    recs = api.measure(rounds=2, out=tmp_path / "r.json", **sel)
+    assert recs[0]["kind"] == "machine" and any(r["kind"] == "stage" for r in recs)
+    assert "linear:in=32,out=16,batch=8" in api.table(recs) and api.rows(recs)[0]["scheme"] == "filter"
+    with pytest.raises(ValueError, match="no case"):
+        api.measure(schemes=["no-such"], stages=["forward"])

@@ -120,9 +120,9 @@ def _load(paths) -> list[dict]:
 
 
 def _cmd_table(args: argparse.Namespace) -> int:
-    from .table import speedup_table
+    from .table import render
 
-    print(speedup_table(_load(args.paths or [args.results])))
+    print(render(_load(args.paths or [args.results]), args.format))
     return 0
 
 
@@ -207,6 +207,8 @@ def add_commands(sub) -> None:
     p = sub.add_parser("table", help="speedup table and break-even sparsities from stored records")
     p.add_argument("paths", nargs="*", help="result files or directories (default: results/)")
     p.add_argument("--results", default="results")
+    p.add_argument("--format", choices=("text", "md", "csv", "json"), default="text",
+                   help="text (the terminal table), md, csv or json: the same rows and columns")
     p.set_defaults(func=_cmd_table)
     p = sub.add_parser("compare", help="per-case ratio of medians between two record sets; exit 1 on a regression")
     p.add_argument("old", help="result file or folder (the reference: an older commit, another machine)")

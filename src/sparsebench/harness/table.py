@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from statistics import median
 from typing import Iterable
 
 from ..cases import OURS
@@ -95,15 +94,19 @@ def _cell(value, eff, width: int = 16) -> str:
     return f"{text:>{width}}"
 
 
-def speedup_table(records: Iterable[dict]) -> str:
-    records = list(records)
+FORMATS = ("text", "md", "csv", "json")
+NOTE = ("speedup over torch-dense (efficiency = speedup / FLOP reduction); peers' ratios come from their own child "
+        "process; front_end rows: GB/s; 'x fwd': ours' time as a multiple of one forward of the same layer "
+        "(mask_update)")
+
+
+def _grid(records: list[dict]):
+    """(grid, ours_time, impls): (machine, suite, layer, stage, scheme, threads) -> sparsity -> impl ->
+    (speedup or status, efficiency); ours' (median ms, multiple of the case's yardstick); the
+    implementation columns."""
     recs = latest(records)
     status = peer_status(records)
-    if not recs and not status:
-        return "no stage records found"
-    # (machine, suite, layer, stage, scheme, threads) -> sparsity -> impl -> (speedup or status, efficiency)
     grid: dict[tuple, dict[float, dict[str, tuple]]] = defaultdict(lambda: defaultdict(dict))
-    # ours: (median ms, its time as a multiple of the case's reference impl, e.g. one forward)
     ours_time: dict[tuple, dict[float, tuple]] = defaultdict(dict)
     for r in recs:
         c, m = r["case"], r["metrics"]
@@ -118,26 +121,60 @@ def speedup_table(records: Iterable[dict]) -> str:
         if c["impl"] == OURS:
             ours_time[key][c["sparsity"]] = (m["median_s"] * 1e3, m.get("ratio_to_reference"))
     for (machine, case_id, impl), text in status.items():
-        parts = case_id.split("/")  # suite/layer/scheme/stage/s<x>/t<n>
-        if len(parts) != 6:
+        parts = case_id.rsplit("/", 3)  # suite/layer/scheme + stage, s<x>, t<n> (a layer spec may hold '/')
+        head = parts[0].split("/", 1)
+        if len(parts) != 4 or len(head) != 2 or "/" not in head[1]:
             continue
-        suite, layer, scheme, stage, s, t = parts
+        suite, (layer, scheme), (stage, s, t) = head[0], head[1].rsplit("/", 1), parts[1:]
         key = (machine, suite, layer, stage, scheme, int(t[1:]))
         grid[key][float(s[1:])][impl] = (text, None)
     impls = [i for i in impl_columns([*recs, *(r for r in records if r.get("kind") == "peer-error")])
              if any(i in d for g in grid.values() for d in g.values())]
+    return grid, ours_time, impls, recs
+
+
+def table_rows(records: Iterable[dict]) -> list[dict]:
+    """The speedup table as one dict per (machine, suite, layer, stage, scheme, threads, sparsity):
+    per implementation its speedup (or a peer's status) and efficiency, ours' median time and its
+    multiple of one forward, and each implementation's break-even sparsity (worst / median layer)."""
+    records = list(records)
+    grid, ours_time, impls, recs = _grid(records)
+    be = break_even_summary(recs)
+    rows = []
+    for key in sorted(grid):
+        machine, suite, layer, stage, scheme, threads = key
+        for s in sorted(grid[key]):
+            row = {"machine": machine, "suite": suite, "layer": layer, "stage": stage, "scheme": scheme,
+                   "threads": threads, "sparsity": s}
+            for impl in impls:
+                val, eff = grid[key][s].get(impl, (None, None))
+                row[impl] = val
+                row[f"{impl} efficiency"] = eff
+            ms, rel = ours_time[key].get(s, (None, None))
+            row["ours ms"], row["x fwd"] = ms, rel
+            for impl in impls:
+                if impl not in REFERENCE_IMPLS:
+                    worst, med, _ = be.get((machine, scheme, stage, threads, impl), (None, None, 0))
+                    row[f"{impl} break-even"] = None if worst is None else f"{worst} / {med}"
+            rows.append(row)
+    return rows
+
+
+def speedup_table(records: Iterable[dict]) -> str:
+    records = list(records)
+    grid, ours_time, impls, recs = _grid(records)
+    if not grid:
+        return "no stage records found"
     lines = []
-    header = f"{'layer':<15} {'stage':<19} {'scheme':<13} {'thr':>3} {'sparsity':>8}  " + "  ".join(
+    lw = max([15, *(len(k[2]) for k in grid)])
+    header = f"{'layer':<{lw}} {'stage':<19} {'scheme':<13} {'thr':>3} {'sparsity':>8}  " + "  ".join(
         f"{i:>16}" for i in impls
     ) + f"  {'ours ms':>9} {'x fwd':>6}"
     current_machine = None
     for key in sorted(grid):
         machine, suite, layer, stage, scheme, threads = key
         if machine != current_machine:
-            lines += ["", f"machine {machine}: speedup over torch-dense (efficiency = speedup / FLOP reduction); "
-                      "peers' ratios come from their own child process; front_end rows: GB/s; "
-                      "'x fwd': ours' time as a multiple of one forward of the same layer (mask_update)", header,
-                      "-" * len(header)]
+            lines += ["", f"machine {machine}: {NOTE}", header, "-" * len(header)]
             current_machine = machine
         for s in sorted(grid[key]):
             row = grid[key][s]
@@ -145,16 +182,51 @@ def speedup_table(records: Iterable[dict]) -> str:
             ms, rel = ours_time[key].get(s, (None, None))
             tail = f"  {ms:>9.3f}" if ms is not None else f"  {'-':>9}"
             tail += f" {rel:>6.2f}" if rel is not None else f" {'':>6}"
-            lines.append(f"{layer:<15} {stage:<19} {scheme:<13} {threads:>3} {s:>8.2f}  {cells}{tail}")
+            lines.append(f"{layer:<{lw}} {stage:<19} {scheme:<13} {threads:>3} {s:>8.2f}  {cells}{tail}")
     lines += ["", break_even_table(recs)]
     return "\n".join(lines)
 
 
-def break_even_table(records: Iterable[dict]) -> str:
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def render(records: Iterable[dict], fmt: str = "text") -> str:
+    """The same rows and columns as text (the terminal table), Markdown, CSV or JSON."""
+    import csv
+    import io
+    import json
+
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    records = list(records)
+    if fmt == "text":
+        return speedup_table(records)
+    rows = table_rows(records)
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    if fmt == "json":
+        return json.dumps({"note": NOTE, "columns": columns, "rows": rows}, indent=1)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        w.writeheader()
+        w.writerows({k: _fmt(r.get(k)) for k in columns} for r in rows)
+        return buf.getvalue()
+    if not rows:
+        return "no stage records found"
+    esc = lambda v: _fmt(v).replace("|", "\\|")  # noqa: E731
+    lines = [f"_{NOTE}_", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(esc(r.get(k)) for k in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def break_even_summary(records: Iterable[dict]) -> dict[tuple, tuple]:
+    """(machine, scheme, stage, threads, impl) -> (worst-layer label, median-layer label, layers)."""
     per_layer: dict[tuple, dict[float, float]] = defaultdict(dict)
     for r in stage_records(records):
         c, m = r["case"], r["metrics"]
-        # implementations only: not the baselines, nor an impl timed only as a yardstick (one forward)
         if c["impl"] in REFERENCE_IMPLS or m.get("yardstick") or m.get("speedup_vs_torch_dense") is None:
             continue
         key = (r["machine"].get("id"), c["scheme"], c["stage"], c["threads"], c["impl"], c["layer"])
@@ -162,13 +234,19 @@ def break_even_table(records: Iterable[dict]) -> str:
     summary: dict[tuple, list] = defaultdict(list)
     for key, points in per_layer.items():
         summary[key[:5]].append((break_even(points), break_even_label(points)))
-    lines = [f"{'machine':<22} {'scheme':<13} {'stage':<19} {'thr':>3} {'impl':<13} break-even sparsity "
-             "(worst layer / median layer; '-' = never at the sparsities measured)"]
-    for key in sorted(summary):
-        vals = summary[key]
+    out = {}
+    for key, vals in summary.items():
         known = sorted((v, label) for v, label in vals if v is not None)
         worst = "-" if len(known) < len(vals) else known[-1][1]
         med = known[(len(known) - 1) // 2][1] if known else "-"
+        out[key] = (worst, med, len(vals))
+    return out
+
+
+def break_even_table(records: Iterable[dict]) -> str:
+    lines = [f"{'machine':<22} {'scheme':<13} {'stage':<19} {'thr':>3} {'impl':<13} break-even sparsity "
+             "(worst layer / median layer; '-' = never at the sparsities measured)"]
+    for key, (worst, med, n) in sorted(break_even_summary(records).items()):
         lines.append(f"{key[0]:<22} {key[1]:<13} {key[2]:<19} {key[3]:>3} {key[4]:<13} {worst} / {med}"
-                     f"  ({len(vals)} layers)")
+                     f"  ({n} layers)")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from pathlib import Path
 from .. import claims as claims_mod
 from . import plots
 from .data import groups, latest, load_paths, machines, well_formed
+from ..harness.table import NOTE, table_rows
 from .page import VERDICT_HEADERS, Page, to_html, to_markdown, verdict_rows
 
 FIGURES = (
@@ -25,7 +26,8 @@ def default_name(machine_ids, now: datetime | None = None) -> str:
     return f"{who}-{stamp}"
 
 
-def build_report(paths, out_root="reports", name: str | None = None, claims_path=None) -> Path:
+def build_report(paths, out_root="reports", name: str | None = None, claims_path=None,
+                 compare_with=None) -> Path:
     """Read records (bad files are listed on the page, never fatal), draw, write the page."""
     raw, bad = load_paths(paths)
     records, dropped = well_formed(raw)
@@ -44,7 +46,7 @@ def build_report(paths, out_root="reports", name: str | None = None, claims_path
         page.items([f"{p}: {msg}" for p, msg in bad] + ([f"{dropped} partial record(s) without the fields a "
                                                          "report needs"] if dropped else []))
     page.h2("Machines")
-    page.table(("machine", "cpu", "arch", "ISA", "torch", "commit", "threads"),
+    page.table(("machine", "cpu", "arch", "ISA", "torch", "commit", "threads"), name="machines", rows=
                [(m, i["cpu"], i["arch"], "/".join(sorted(i["isa"])), "/".join(sorted(i["torch"])),
                  "/".join(sorted(i["commit"])), ",".join(map(str, sorted(i["threads"])))) for m, i in sorted(infos.items())])
 
@@ -66,9 +68,53 @@ def build_report(paths, out_root="reports", name: str | None = None, claims_path
     _figures(page, plots.machine_comparison(stage, infos, out),
              "one machine only: copy another machine's results/<machine-id>/ folder next to these to compare")
 
+    _speedup_section(page, stage)
+    if compare_with is not None:
+        _compare_section(page, compare_with, records, out)
+
+    for csv_name, text in page.csv_files().items():
+        (out / csv_name).write_text(text, encoding="utf-8")
     (out / "index.md").write_text(to_markdown(page), encoding="utf-8")
     (out / "index.html").write_text(to_html(page), encoding="utf-8")
     return out
+
+
+def _speedup_section(page: Page, stage: list[dict]) -> None:
+    """The speedup table of `sparsebench table`, every row and column (also as speedups.csv)."""
+    page.h2("Speedup table")
+    rows = table_rows(stage)
+    if not rows:
+        page.p("No stage records.")
+        return
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    page.p(NOTE)
+    page.table(columns, [[_text(r.get(k)) for k in columns] for r in rows], name="speedups")
+
+
+def _text(v) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def _compare_section(page: Page, old_paths, records, out: Path) -> None:
+    """A vs B: these records (B) against an older or other machine's set (A)."""
+    from ..harness.compare import compare
+
+    old_raw, bad = load_paths(old_paths)
+    old, _ = well_formed(old_raw)
+    page.h2("Compared with " + ", ".join(map(str, old_paths)))
+    if bad:
+        page.items([f"skipped {p}: {msg}" for p, msg in bad])
+    cmp = compare(old, records, by="speedup")
+    page.p(f"Per case, old speedup / new speedup over each run's own torch-dense timing (> 1: worse), threshold "
+           f"{cmp.threshold:g}: {len(cmp.regressions)} regressions, {len(cmp.improvements)} improvements; "
+           f"{len(cmp.only_old)} cases only in A, {len(cmp.only_new)} only in B.")
+    page.table(("case", "impl", "A speedup", "B speedup", "A/B", "flag", "A machine", "B machine"),
+               [(r.case, r.impl, f"{r.old:.3g}", f"{r.new:.3g}", f"{r.ratio:.3f}", r.flag(cmp.threshold) or "-",
+                 r.old_machine, r.new_machine) for r in cmp.rows], name="compare")
+    made = plots.compare_ratios(cmp, out)
+    _figures(page, made, "no case in both record sets")
 
 
 def _figures(page: Page, made, empty_note: str) -> None:
@@ -91,4 +137,4 @@ def _claims_section(page: Page, records, infos, claims_path) -> None:
         mine = [r for r in records if (r.get("machine") or {}).get("id") == machine]
         if machine:
             page.p(f"On {machine}:")
-        page.table(VERDICT_HEADERS, verdict_rows(claims_mod.evaluate_all(claims, mine)))
+        page.table(VERDICT_HEADERS, verdict_rows(claims_mod.evaluate_all(claims, mine)), name="claims")

@@ -26,8 +26,31 @@ class Page:
     def image(self, path: str, caption: str) -> None:
         self.blocks.append(("img", path, caption))
 
-    def table(self, headers, rows) -> None:
-        self.blocks.append(("table", list(headers), [list(map(str, r)) for r in rows]))
+    def table(self, headers, rows, name: str = "") -> None:
+        """A table; ``name`` (a file stem) also saves it as <name>.csv beside the page (a second
+        table of the same name is numbered) and links it."""
+        csv_name = ""
+        if name:
+            taken = {b[3] for b in self.blocks if b[0] == "table"}
+            csv_name, n = f"{name}.csv", 2
+            while csv_name in taken:
+                csv_name, n = f"{name}-{n}.csv", n + 1
+        self.blocks.append(("table", list(headers), [list(map(str, r)) for r in rows], csv_name))
+
+    def csv_files(self) -> dict[str, str]:
+        """file name -> CSV text of every named table."""
+        import csv
+        import io
+
+        out: dict[str, str] = {}
+        for block in self.blocks:
+            if block[0] == "table" and block[3]:
+                buf = io.StringIO()
+                w = csv.writer(buf, lineterminator="\n")
+                w.writerow(block[1])
+                w.writerows(block[2])
+                out[block[3]] = buf.getvalue()
+        return out
 
 
 def verdict_rows(verdicts) -> list[list[str]]:
@@ -53,7 +76,7 @@ def to_markdown(page: Page) -> str:
             out.append("| " + " | ".join(map(_md_cell, b[1])) + " |")
             out.append("|" + "---|" * len(b[1]))
             out += ["| " + " | ".join(map(_md_cell, r)) + " |" for r in b[2]]
-            out.append("")
+            out += ["", f"[{b[3]}]({b[3]})", ""] if b[3] else [""]
     return "\n".join(out)
 
 
@@ -85,6 +108,8 @@ def to_html(page: Page) -> str:
                     cls = f' class="{e(r[b[1].index("verdict")].replace(" ", "-"))}"'
                 out.append(f"<tr{cls}>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>")
             out.append("</table>")
+            if b[3]:
+                out.append(f'<p><a href="{e(b[3])}">{e(b[3])}</a></p>')
     out.append("</body></html>")
     return "\n".join(out)
 

@@ -347,3 +347,24 @@ def machine_comparison(recs, infos: dict, out: Path, target_s: float = 0.9) -> l
     name = _save(fig, out, "machines.png", left=0.07, top=1 - 0.75 / fig.get_figheight(),
                  bottom=0.9 / fig.get_figheight())
     return [(name, f"Speedup per stage at s = {s:g}, machines side by side ({desc}).")]
+
+
+def compare_ratios(cmp, out: Path) -> list[tuple[str, str]]:
+    """A vs B: each matched case's A/B speedup ratio (> 1: B is worse), sorted, threshold lines."""
+    if not cmp.rows:
+        return []
+    rows = sorted(cmp.rows, key=lambda r: r.ratio)
+    fig = Figure(figsize=(7.5, 0.22 * len(rows) + 1.6))
+    ax = fig.add_subplot()
+    colors = ["tab:red" if r.flag(cmp.threshold) == "regression" else
+              "tab:green" if r.flag(cmp.threshold) == "improvement" else "tab:grey" for r in rows]
+    ax.barh(range(len(rows)), [r.ratio for r in rows], color=colors)
+    ax.set_yticks(range(len(rows)), [f"{r.case} [{r.impl}]" for r in rows], fontsize=6)
+    for x in (1.0, cmp.threshold, 1.0 / cmp.threshold):
+        ax.axvline(x, color="black" if x == 1.0 else "grey", lw=0.8, ls="-" if x == 1.0 else ":")
+    ax.set_xlabel("A speedup / B speedup (> 1: B slower)", fontsize=8)
+    _title(fig, "A vs B per case", f"{len(cmp.regressions)} regressions, {len(cmp.improvements)} improvements "
+                                   f"beyond {cmp.threshold:g}")
+    name = _save(fig, out, "compare.png", left=0.55, right=0.95, top=1 - 0.9 / fig.get_figheight(),
+                 bottom=0.75 / fig.get_figheight())
+    return [(name, "A vs B: per-case ratio of speedups, red = regression, green = improvement.")]
