@@ -239,12 +239,9 @@ inline void dw_tile3x3(float* dwc, bool first, const RowBitmap& d, int64_t co, i
         for (int k = 0; k < CT; ++k) store(dwc + t * tstride + k * W, acc[t][k]);
 }
 
-// Vector registers: 32 on AVX-512 / NEON (9 taps x 2 vectors + broadcast fit), 16 on AVX2.
-#if defined(SB_ISA_AVX2)
-constexpr int kDwCT = 1;
-#else
-constexpr int kDwCT = 2;
-#endif
+// 9 taps x 2 vectors + broadcast fit 32 vector registers (AVX-512, NEON), not 16 (AVX2);
+// the scalar reference keeps 2 (one-lane "vectors").
+constexpr int kDwCT = (kVecRegs >= 32 || W == 1) ? 2 : 1;
 
 void conv_dw(const float* x, RowBitmap d, const ConvShape& s, float* dw, int threads) {
     const int64_t KK = s.kh * s.kw, Cp = round_up(std::max<int64_t>(s.cin, 1), W);

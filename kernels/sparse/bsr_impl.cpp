@@ -11,13 +11,7 @@ namespace {
 
 using namespace simd;
 
-#if defined(SB_ISA_AVX2)
-constexpr int kRegs = 16;
-#elif defined(SB_ISA_SCALAR)
-constexpr int kRegs = 16;
-#else
-constexpr int kRegs = 32;   // AVX-512 zmm0-31, NEON v0-31
-#endif
+constexpr int kRegs = kVecRegs;
 
 // Pixel vectors per register tile for R output rows: R*V accumulators + V inputs + 1 weight.
 template <int R>
