@@ -89,7 +89,7 @@ Trans check_trans(py::object p, py::object s, py::object c, py::object t, int64_
     return T;
 }
 
-CsrConvShape conv_shape(const std::vector<int64_t>& xs, const std::vector<int64_t>& ws, int64_t stride,
+ConvGeometry conv_shape(const std::vector<int64_t>& xs, const std::vector<int64_t>& ws, int64_t stride,
                         int64_t padding) {
     if (stride < 1) throw py::value_error("stride must be >= 1, got " + std::to_string(stride));
     if (padding < 0) throw py::value_error("padding must be >= 0, got " + std::to_string(padding));
@@ -97,11 +97,9 @@ CsrConvShape conv_shape(const std::vector<int64_t>& xs, const std::vector<int64_
     if (xs[1] != ws[1])
         throw py::value_error("x has " + std::to_string(xs[1]) + " channels but the weight expects " +
                               std::to_string(ws[1]));
-    CsrConvShape g{xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], stride, padding, 0, 0};
     if (xs[2] + 2 * padding < ws[2] || xs[3] + 2 * padding < ws[3])
         throw py::value_error("input (padded) is smaller than the kernel");
-    g.Ho = (g.H + 2 * padding - g.kh) / stride + 1;
-    g.Wo = (g.W + 2 * padding - g.kw) / stride + 1;
+    const ConvGeometry g = ConvGeometry::make(xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], stride, padding);
     // Per-image prepared buffers are indexed with int32 offsets.
     const int64_t Hq = (g.H + 2 * padding + stride - 1) / stride, Wq = (g.W + 2 * padding + stride - 1) / stride;
     require_int32_extent(g.Cin * stride * stride * Hq * Wq + 4096, "prepared input per image");
@@ -191,7 +189,7 @@ void bind_csr(py::module_& m) {
            int64_t padding, py::object isa, int threads) {
             auto ws = shape4(wshape, "weight_shape");
             auto x = typed<float>(x_obj, "x", 4);
-            CsrConvShape g = conv_shape(dims(x), ws, stride, padding);
+            ConvGeometry g = conv_shape(dims(x), ws, stride, padding);
             Csr c = check_csr(rp, col, ws[0], ws[1] * ws[2] * ws[3]);
             auto val = check_values(v, c.nnz);
             auto o = call_opts(isa, threads);
@@ -213,7 +211,7 @@ void bind_csr(py::module_& m) {
            py::tuple xshape, py::tuple wshape, int64_t stride, int64_t padding, py::object isa, int threads) {
             auto ws = shape4(wshape, "weight_shape");
             auto xs = shape4(xshape, "x_shape");
-            CsrConvShape g = conv_shape(xs, ws, stride, padding);
+            ConvGeometry g = conv_shape(xs, ws, stride, padding);
             auto dy = typed<float>(dy_obj, "dy", 4);
             require_shape(dy, "dy", {py::ssize_t(g.N), py::ssize_t(g.Cout), py::ssize_t(g.Ho), py::ssize_t(g.Wo)});
             auto val = typed<float>(v, "values", 1);
@@ -239,7 +237,7 @@ void bind_csr(py::module_& m) {
            int64_t padding, py::object isa, int threads) {
             auto ws = shape4(wshape, "weight_shape");
             auto x = typed<float>(x_obj, "x", 4);
-            CsrConvShape g = conv_shape(dims(x), ws, stride, padding);
+            ConvGeometry g = conv_shape(dims(x), ws, stride, padding);
             auto dy = typed<float>(dy_obj, "dy", 4);
             require_shape(dy, "dy", {py::ssize_t(g.N), py::ssize_t(g.Cout), py::ssize_t(g.Ho), py::ssize_t(g.Wo)});
             Csr c = check_csr(rp, col, ws[0], ws[1] * ws[2] * ws[3]);

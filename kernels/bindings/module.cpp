@@ -8,6 +8,7 @@ namespace sb::bind {
 void bind_actgrad(py::module_& m);
 void bind_csr(py::module_& m);
 void bind_block(py::module_& m);
+void bind_filter(py::module_& m);
 void bind_pattern(py::module_& m);
 void bind_actgrad_bwd(py::module_& m);
 void bind_update(py::module_& m);
@@ -74,6 +75,7 @@ PYBIND11_MODULE(_kernels, m) {
     sb::bind::bind_actgrad(m);
     sb::bind::bind_csr(m);
     sb::bind::bind_block(m);
+    sb::bind::bind_filter(m);
     sb::bind::bind_pattern(m);
     sb::bind::bind_actgrad_bwd(m);
     sb::bind::bind_update(m);

@@ -18,26 +18,23 @@
 
 #include <cstdint>
 
+#include "../common/geometry.hpp"
 #include "../common/isa.hpp"
 
 namespace sb {
-
-struct CsrConvShape {
-    int64_t N, Cin, H, W, Cout, kh, kw, stride, pad, Ho, Wo;
-};
 
 // Transposed structure of a conv CSR for backward-data, built once per mask (cached by the
 // caller): rows are (ci, cls) with cls = (i % s) * s + (j % s), ptr has Cin*s*s + 1 entries;
 // entry t refers to the original nonzero src[t] of output channel co[t] and tap[t] = i*kw + j.
 struct CsrKernels {
     // y (N, Cout, Ho, Wo) = conv(x (N, Cin, H, W), W_csr)
-    void (*conv_forward)(const CsrConvShape& g, const int32_t* row_ptr, const int32_t* col, const float* val,
+    void (*conv_forward)(const ConvGeometry& g, const int32_t* row_ptr, const int32_t* col, const float* val,
                          const float* x, float* y, int threads);
     // dx (N, Cin, H, W) = conv_transpose(dy (N, Cout, Ho, Wo), W_csr) via the transposed structure
-    void (*conv_backward_data)(const CsrConvShape& g, const int32_t* tptr, const int32_t* tsrc, const int32_t* tco,
+    void (*conv_backward_data)(const ConvGeometry& g, const int32_t* tptr, const int32_t* tsrc, const int32_t* tco,
                                const int32_t* ttap, const float* val, const float* dy, float* dx, int threads);
     // dval[k] = sum_{n,ho,wo} dy[n, co, ho, wo] * x[n, ci, ho*s - pad + i, wo*s - pad + j] for nonzero k
-    void (*conv_weight_grad_sampled)(const CsrConvShape& g, const int32_t* row_ptr, const int32_t* col,
+    void (*conv_weight_grad_sampled)(const ConvGeometry& g, const int32_t* row_ptr, const int32_t* col,
                                      const float* x, const float* dy, float* dval, int threads);
     // y (B, out) = x (B, in) @ W^T
     void (*linear_forward)(int64_t B, int64_t in, int64_t out, const int32_t* row_ptr, const int32_t* col,

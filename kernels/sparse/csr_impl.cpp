@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../common/simd.hpp"
+#include "../common/workspace.hpp"
 #include "csr.hpp"
 
 namespace sb::SB_ISA_NS {
@@ -21,55 +22,6 @@ constexpr int kMaxAcc = 8;
 inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 inline int64_t ceildiv_signed(int64_t a, int64_t b) { return -floordiv(-a, b); }
-
-// --- grow-only scratch ---------------------------------------------------------------------
-// One set of buffers per calling thread, reused across calls: a fresh multi-MB buffer costs a
-// page fault per 4 KiB (milliseconds per call), a reused one costs nothing. Contents are
-// never assumed: every kernel writes what it later reads. Buffers above kKeepBytes are
-// released at the end of the call (release_big), so a huge layer does not pin memory.
-class Scratch {
-  public:
-    Scratch() = default;
-    Scratch(const Scratch&) = delete;
-    Scratch& operator=(const Scratch&) = delete;
-    ~Scratch() { std::free(p_); }
-    void* get(size_t bytes) {
-        if (bytes > cap_) {
-            std::free(p_);
-            p_ = nullptr;
-            cap_ = 0;
-            const size_t want = (bytes + 4095) / 4096 * 4096;
-            p_ = std::aligned_alloc(64, want);
-            if (!p_) throw std::bad_alloc();
-            cap_ = want;
-        }
-        return p_;
-    }
-    void release_if_above(size_t keep) {
-        if (cap_ > keep) {
-            std::free(p_);
-            p_ = nullptr;
-            cap_ = 0;
-        }
-    }
-
-  private:
-    void* p_ = nullptr;
-    size_t cap_ = 0;
-};
-enum Slot { kSlotIn, kSlotAux, kSlotOffs, kSlotVals, kSlotPtr, kNumSlots };
-constexpr size_t kKeepBytes = size_t(256) << 20;
-thread_local Scratch tls_scratch[kNumSlots];
-
-template <class T>
-T* scratch(Slot slot, int64_t n) {
-    return static_cast<T*>(tls_scratch[slot].get(sizeof(T) * size_t(std::max<int64_t>(n, 1))));
-}
-struct ReleaseBig {  // at the end of a kernel call
-    ~ReleaseBig() {
-        for (auto& s : tls_scratch) s.release_if_above(kKeepBytes);
-    }
-};
 
 // --- the shared core: rows of sparse weights x shifted contiguous input runs ---------------
 
@@ -222,7 +174,7 @@ void run_plan(const Plan& P, int threads) {
     const int32_t* cptr = P.ptr;
     int64_t cstride = 1;
     if (nch > 1) {
-        int32_t* cp = scratch<int32_t>(kSlotPtr, P.R * ncls * (nch + 1));
+        int32_t* cp = ws::get<int32_t>(ws::kPointers, P.R * ncls * (nch + 1));
         const int64_t span = cpc * P.chan;
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (int64_t rc = 0; rc < P.R * ncls; ++rc) {
@@ -247,8 +199,7 @@ void run_plan(const Plan& P, int threads) {
 #pragma omp parallel num_threads(threads)
     {
         const int64_t tile_floats = int64_t(kMaxAcc) * W;
-        std::vector<float, std::allocator<float>> tbv(size_t((nch > 1 ? kRowBlock : 1) * tile_floats + 16));
-        float* tbuf = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(tbv.data()) + 63) & ~uintptr_t(63));
+        float* tbuf = ws::get<float>(ws::kThreadTile, (nch > 1 ? kRowBlock : 1) * tile_floats);  // this worker's
         std::vector<Seg> segs;
         segs.reserve(64);
 #pragma omp for schedule(dynamic, 1)
@@ -344,15 +295,15 @@ struct Prepared {
     int64_t Hq, Wq, plane, img;
 };
 
-Prepared prepare_input(const CsrConvShape& g, const float* x, int64_t slack_extra, int threads) {
+Prepared prepare_input(const ConvGeometry& g, const float* x, int64_t slack_extra, int threads) {
     Prepared P;
-    const int64_t s = g.stride, Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+    const int64_t s = g.stride(), Hp = g.H + 2 * g.pad(), Wp = g.W + 2 * g.pad();
     P.Hq = cdiv(Hp, s);
     P.Wq = cdiv(Wp, s);
     P.plane = P.Hq * P.Wq;
     P.img = g.Cin * s * s * P.plane;
     const int64_t slack = slack_extra + 2 * W;
-    P.buf = scratch<float>(kSlotIn, g.N * P.img + slack);
+    P.buf = ws::get<float>(ws::kInput, g.N * P.img + slack);
     float* out = P.buf;
     std::fill(out + g.N * P.img, out + g.N * P.img + slack, 0.0f);
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
@@ -364,20 +315,20 @@ Prepared prepare_input(const CsrConvShape& g, const float* x, int64_t slack_extr
                     float* dst = out + n * P.img + ((ci * s + ph) * s + pw) * P.plane;
                     for (int64_t r = 0; r < P.Hq; ++r) {
                         float* d = dst + r * P.Wq;
-                        const int64_t h = r * s + ph - g.pad;
+                        const int64_t h = r * s + ph - g.pad();
                         if (h < 0 || h >= g.H) {
                             std::fill(d, d + P.Wq, 0.0f);
                             continue;
                         }
                         const float* srow = src + h * g.W;
                         if (s == 1) {
-                            const int64_t lo = std::min(g.pad, P.Wq), hi = std::min(P.Wq, g.pad + g.W);
+                            const int64_t lo = std::min(g.pad(), P.Wq), hi = std::min(P.Wq, g.pad() + g.W);
                             std::fill(d, d + lo, 0.0f);
-                            if (hi > lo) std::memcpy(d + lo, srow + (lo - g.pad), sizeof(float) * (hi - lo));
+                            if (hi > lo) std::memcpy(d + lo, srow + (lo - g.pad()), sizeof(float) * (hi - lo));
                             std::fill(d + std::max(hi, lo), d + P.Wq, 0.0f);
                         } else {
                             for (int64_t c = 0; c < P.Wq; ++c) {
-                                const int64_t w = c * s + pw - g.pad;
+                                const int64_t w = c * s + pw - g.pad();
                                 d[c] = (w >= 0 && w < g.W) ? srow[w] : 0.0f;
                             }
                         }
@@ -388,14 +339,14 @@ Prepared prepare_input(const CsrConvShape& g, const float* x, int64_t slack_extr
 }
 
 // Offset of each nonzero (ci, i, j) in the prepared input.
-int32_t* forward_offsets(const CsrConvShape& g, const Prepared& P, const int32_t* row_ptr, const int32_t* col,
+int32_t* forward_offsets(const ConvGeometry& g, const Prepared& P, const int32_t* row_ptr, const int32_t* col,
                          int threads) {
-    const int64_t kk = g.kh * g.kw, s = g.stride, nnz = row_ptr[g.Cout];
+    const int64_t kk = g.kh * g.kw, s = g.stride(), nnz = row_ptr[g.Cout];
     std::vector<int32_t> tapoff(size_t(std::max<int64_t>(kk, 1)));
     for (int64_t i = 0; i < g.kh; ++i)
         for (int64_t j = 0; j < g.kw; ++j)
             tapoff[i * g.kw + j] = int32_t(((i % s) * s + (j % s)) * P.plane + (i / s) * P.Wq + (j / s));
-    int32_t* offs = scratch<int32_t>(kSlotOffs, nnz);
+    int32_t* offs = ws::get<int32_t>(ws::kIndex, nnz);
     const int64_t cstride = s * s * P.plane;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t k = 0; k < nnz; ++k) {
@@ -406,12 +357,12 @@ int32_t* forward_offsets(const CsrConvShape& g, const Prepared& P, const int32_t
     return offs;
 }
 
-void conv_forward(const CsrConvShape& g, const int32_t* row_ptr, const int32_t* col, const float* val,
+void conv_forward(const ConvGeometry& g, const int32_t* row_ptr, const int32_t* col, const float* val,
                   const float* x, float* y, int threads) {
     if (g.N == 0 || g.Cout == 0 || g.Ho <= 0 || g.Wo <= 0) return;
-    const int64_t Wq = cdiv(g.W + 2 * g.pad, g.stride);
+    const int64_t Wq = cdiv(g.W + 2 * g.pad(), g.stride());
     const int64_t L = g.Ho * Wq;
-    ReleaseBig release;
+    ws::Scope scope;
     const Prepared P = prepare_input(g, x, cdiv(L, W) * W, threads);
     const int32_t* offs = forward_offsets(g, P, row_ptr, col, threads);
     Plan pl;
@@ -424,29 +375,29 @@ void conv_forward(const CsrConvShape& g, const int32_t* row_ptr, const int32_t* 
     pl.ptr = row_ptr;
     pl.vals = val;
     pl.offs = offs;
-    pl.chan = g.stride * g.stride * P.plane;
-    pl.chan_window = ((g.kh - 1) / g.stride) * P.Wq + (g.kw - 1) / g.stride;
-    pl.chan_runs = g.stride * g.stride;
+    pl.chan = g.stride() * g.stride() * P.plane;
+    pl.chan_window = ((g.kh - 1) / g.stride()) * P.Wq + (g.kw - 1) / g.stride();
+    pl.chan_runs = g.stride() * g.stride();
     pl.out = y;
     pl.dst_img = g.Cout * g.Ho * g.Wo;
     pl.dst_ch = g.Ho * g.Wo;
     run_plan(pl, threads);
 }
 
-void conv_backward_data(const CsrConvShape& g, const int32_t* tptr, const int32_t* tsrc, const int32_t* tco,
+void conv_backward_data(const ConvGeometry& g, const int32_t* tptr, const int32_t* tsrc, const int32_t* tco,
                         const int32_t* ttap, const float* val, const float* dy, float* dx, int threads) {
     if (g.N == 0 || g.Cin == 0 || g.H == 0 || g.W == 0) return;
-    const int64_t s = g.stride, ncls = s * s;
+    const int64_t s = g.stride(), ncls = s * s;
     const int64_t qh = cdiv(g.kh, s) - 1, qw = cdiv(g.kw, s) - 1;
     std::vector<int64_t> alo_h(s), ah(s), alo_w(s), aw(s);
     int64_t Hd = 1, Wd = 1;
     for (int64_t r = 0; r < s; ++r) {
-        alo_h[r] = std::max<int64_t>(0, ceildiv_signed(g.pad - r, s));
-        const int64_t hi_h = ceildiv_signed(g.pad + g.H - r, s);
+        alo_h[r] = std::max<int64_t>(0, ceildiv_signed(g.pad() - r, s));
+        const int64_t hi_h = ceildiv_signed(g.pad() + g.H - r, s);
         ah[r] = std::max<int64_t>(0, hi_h - alo_h[r]);
         Hd = std::max(Hd, hi_h + qh);
-        alo_w[r] = std::max<int64_t>(0, ceildiv_signed(g.pad - r, s));
-        const int64_t hi_w = ceildiv_signed(g.pad + g.W - r, s);
+        alo_w[r] = std::max<int64_t>(0, ceildiv_signed(g.pad() - r, s));
+        const int64_t hi_w = ceildiv_signed(g.pad() + g.W - r, s);
         aw[r] = std::max<int64_t>(0, hi_w - alo_w[r]);
         Wd = std::max(Wd, hi_w + qw);
     }
@@ -454,8 +405,8 @@ void conv_backward_data(const CsrConvShape& g, const int32_t* tptr, const int32_
     int64_t Vmax = 0;
     for (int64_t r = 0; r < s; ++r) Vmax = std::max(Vmax, cdiv(ah[r] * Wd, W));
     const int64_t slack = Vmax * W + 2 * W;
-    ReleaseBig release;
-    float* dyp = scratch<float>(kSlotIn, g.N * img + slack);
+    ws::Scope scope;
+    float* dyp = ws::get<float>(ws::kInput, g.N * img + slack);
     std::fill(dyp + g.N * img, dyp + g.N * img + slack, 0.0f);
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
     for (int64_t n = 0; n < g.N; ++n)
@@ -476,8 +427,8 @@ void conv_backward_data(const CsrConvShape& g, const int32_t* tptr, const int32_
             }
         }
     const int64_t nnz = tptr[g.Cin * ncls];
-    float* tval = scratch<float>(kSlotVals, nnz);
-    int32_t* toff = scratch<int32_t>(kSlotOffs, nnz);
+    float* tval = ws::get<float>(ws::kValues, nnz);
+    int32_t* toff = ws::get<int32_t>(ws::kIndex, nnz);
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t t = 0; t < nnz; ++t) {
         tval[t] = val[tsrc[t]];
@@ -492,7 +443,7 @@ void conv_backward_data(const CsrConvShape& g, const int32_t* tptr, const int32_
     for (int64_t rh = 0; rh < s; ++rh)
         for (int64_t rw = 0; rw < s; ++rw)
             pl.cls.push_back(ClassGeom{ah[rh] * Wd, ah[rh], aw[rw],
-                                       (s * alo_h[rh] + rh - g.pad) * g.W + (s * alo_w[rw] + rw - g.pad), s * g.W,
+                                       (s * alo_h[rh] + rh - g.pad()) * g.W + (s * alo_w[rw] + rw - g.pad()), s * g.W,
                                        s});
     pl.R = g.Cin;
     pl.ptr = tptr;
@@ -507,7 +458,7 @@ void conv_backward_data(const CsrConvShape& g, const int32_t* tptr, const int32_
     run_plan(pl, threads);
 }
 
-void conv_weight_grad_sampled(const CsrConvShape& g, const int32_t* row_ptr, const int32_t* col, const float* x,
+void conv_weight_grad_sampled(const ConvGeometry& g, const int32_t* row_ptr, const int32_t* col, const float* x,
                               const float* dy, float* dval, int threads) {
     const int64_t nnz = row_ptr[g.Cout];
     if (nnz == 0) return;
@@ -515,12 +466,12 @@ void conv_weight_grad_sampled(const CsrConvShape& g, const int32_t* row_ptr, con
         std::fill(dval, dval + nnz, 0.0f);
         return;
     }
-    const int64_t Wq = cdiv(g.W + 2 * g.pad, g.stride);
+    const int64_t Wq = cdiv(g.W + 2 * g.pad(), g.stride());
     const int64_t L = g.Ho * Wq, Lp = cdiv(L, W) * W;
-    ReleaseBig release;
+    ws::Scope scope;
     const Prepared P = prepare_input(g, x, Lp, threads);
     const int32_t* offs = forward_offsets(g, P, row_ptr, col, threads);
-    float* dyf = scratch<float>(kSlotAux, g.N * g.Cout * Lp);
+    float* dyf = ws::get<float>(ws::kAux, g.N * g.Cout * Lp);
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
     for (int64_t n = 0; n < g.N; ++n)
         for (int64_t co = 0; co < g.Cout; ++co) {
@@ -552,13 +503,13 @@ void transpose(const float* a, int64_t rows, int64_t cols, float* out, int64_t l
 void linear_forward(int64_t B, int64_t in, int64_t out, const int32_t* row_ptr, const int32_t* col,
                     const float* val, const float* x, float* y, int threads) {
     if (B == 0 || out == 0) return;
-    ReleaseBig release;
+    ws::Scope scope;
     const int64_t slack = cdiv(B, W) * W + 2 * W;
-    float* xt = scratch<float>(kSlotIn, in * B + slack);
+    float* xt = ws::get<float>(ws::kInput, in * B + slack);
     std::fill(xt + in * B, xt + in * B + slack, 0.0f);
     transpose(x, B, in, xt, B, threads);
     const int64_t nnz = row_ptr[out];
-    int32_t* offs = scratch<int32_t>(kSlotOffs, nnz);
+    int32_t* offs = ws::get<int32_t>(ws::kIndex, nnz);
     for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * B);
     Plan pl;
     pl.in = xt;
@@ -582,14 +533,14 @@ void linear_forward(int64_t B, int64_t in, int64_t out, const int32_t* row_ptr, 
 void linear_backward_data(int64_t B, int64_t in, int64_t out, const int32_t* tptr, const int32_t* tsrc,
                           const int32_t* tco, const float* val, const float* dy, float* dx, int threads) {
     if (B == 0 || in == 0) return;
-    ReleaseBig release;
+    ws::Scope scope;
     const int64_t slack = cdiv(B, W) * W + 2 * W;
-    float* dyt = scratch<float>(kSlotIn, out * B + slack);
+    float* dyt = ws::get<float>(ws::kInput, out * B + slack);
     std::fill(dyt + out * B, dyt + out * B + slack, 0.0f);
     transpose(dy, B, out, dyt, B, threads);
     const int64_t nnz = tptr[in];
-    float* tval = scratch<float>(kSlotVals, nnz);
-    int32_t* toff = scratch<int32_t>(kSlotOffs, nnz);
+    float* tval = ws::get<float>(ws::kValues, nnz);
+    int32_t* toff = ws::get<int32_t>(ws::kIndex, nnz);
     for (int64_t t = 0; t < nnz; ++t) {
         tval[t] = val[tsrc[t]];
         toff[t] = int32_t(tco[t] * B);
@@ -621,10 +572,10 @@ void linear_weight_grad_sampled(int64_t B, int64_t in, int64_t out, const int32_
         std::fill(dval, dval + nnz, 0.0f);
         return;
     }
-    ReleaseBig release;
+    ws::Scope scope;
     const int64_t Lp = cdiv(B, W) * W;
-    float* xt = scratch<float>(kSlotIn, in * Lp + 2 * W);
-    float* dyt = scratch<float>(kSlotAux, out * Lp);
+    float* xt = ws::get<float>(ws::kInput, in * Lp + 2 * W);
+    float* dyt = ws::get<float>(ws::kAux, out * Lp);
     // Only the pad columns [B, Lp) and the slack are not overwritten by the transposes.
     if (Lp > B) {
         for (int64_t r = 0; r < in; ++r) std::fill(xt + r * Lp + B, xt + (r + 1) * Lp, 0.0f);
@@ -633,7 +584,7 @@ void linear_weight_grad_sampled(int64_t B, int64_t in, int64_t out, const int32_
     std::fill(xt + in * Lp, xt + in * Lp + 2 * W, 0.0f);
     transpose(x, B, in, xt, Lp, threads);
     transpose(dy, B, out, dyt, Lp, threads);
-    int32_t* offs = scratch<int32_t>(kSlotOffs, nnz);
+    int32_t* offs = ws::get<int32_t>(ws::kIndex, nnz);
     for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * Lp);
     run_sddmm(out, row_ptr, offs, dyt, Lp, xt, in * Lp, 1, dval, threads);
 }
