@@ -196,7 +196,7 @@ void bind_csr(py::module_& m) {
             auto y = new_f32({py::ssize_t(g.N), py::ssize_t(g.Cout), py::ssize_t(g.Ho), py::ssize_t(g.Wo)});
             {
                 py::gil_scoped_release nogil;
-                csr_for(Isa(o.isa)).conv_forward(g, c.row_ptr.data(), c.col.data(), val.data(), x.data(),
+                csr_conv_forward(Isa(o.isa), g, c.row_ptr.data(), c.col.data(), val.data(), x.data(),
                                                  y.mutable_data(), o.threads);
             }
             return y;
@@ -221,7 +221,7 @@ void bind_csr(py::module_& m) {
             auto dx = new_f32({py::ssize_t(g.N), py::ssize_t(g.Cin), py::ssize_t(g.H), py::ssize_t(g.W)});
             {
                 py::gil_scoped_release nogil;
-                csr_for(Isa(o.isa)).conv_backward_data(g, T.ptr.data(), T.src.data(), T.co.data(), T.tap.data(),
+                csr_conv_backward_data(Isa(o.isa), g, T.ptr.data(), T.src.data(), T.co.data(), T.tap.data(),
                                                        val.data(), dy.data(), dx.mutable_data(), o.threads);
             }
             return dx;
@@ -245,7 +245,7 @@ void bind_csr(py::module_& m) {
             auto dv = new_f32({py::ssize_t(c.nnz)});
             {
                 py::gil_scoped_release nogil;
-                csr_for(Isa(o.isa)).conv_weight_grad_sampled(g, c.row_ptr.data(), c.col.data(), x.data(), dy.data(),
+                csr_conv_weight_grad_sampled(Isa(o.isa), g, c.row_ptr.data(), c.col.data(), x.data(), dy.data(),
                                                              dv.mutable_data(), o.threads);
             }
             return dv;
@@ -268,7 +268,7 @@ void bind_csr(py::module_& m) {
             auto y = new_f32({py::ssize_t(B), py::ssize_t(out_features)});
             {
                 py::gil_scoped_release nogil;
-                csr_for(Isa(o.isa)).linear_forward(B, in, out_features, c.row_ptr.data(), c.col.data(), val.data(),
+                csr_linear_forward(Isa(o.isa), B, in, out_features, c.row_ptr.data(), c.col.data(), val.data(),
                                                    x.data(), y.mutable_data(), o.threads);
             }
             return y;
@@ -291,7 +291,7 @@ void bind_csr(py::module_& m) {
             auto dx = new_f32({py::ssize_t(B), py::ssize_t(in_features)});
             {
                 py::gil_scoped_release nogil;
-                csr_for(Isa(o.isa)).linear_backward_data(B, in_features, out, T.ptr.data(), T.src.data(),
+                csr_linear_backward_data(Isa(o.isa), B, in_features, out, T.ptr.data(), T.src.data(),
                                                          T.co.data(), val.data(), dy.data(), dx.mutable_data(),
                                                          o.threads);
             }
@@ -315,7 +315,7 @@ void bind_csr(py::module_& m) {
             auto dv = new_f32({py::ssize_t(c.nnz)});
             {
                 py::gil_scoped_release nogil;
-                csr_for(Isa(o.isa)).linear_weight_grad_sampled(B, in, out, c.row_ptr.data(), c.col.data(), x.data(),
+                csr_linear_weight_grad_sampled(Isa(o.isa), B, in, out, c.row_ptr.data(), c.col.data(), x.data(),
                                                                dy.data(), dv.mutable_data(), o.threads);
             }
             return dv;

@@ -36,8 +36,9 @@ constexpr size_t kKeepBytes = size_t(256) << 20;
 // At least `bytes` bytes of slot `slot` of the calling thread (see above). Throws std::bad_alloc.
 void* acquire(int slot, size_t bytes);
 
+// static: every translation unit keeps its own copy, so no per-ISA instance is shared.
 template <class T>
-T* get(int slot, int64_t n) {
+static inline T* get(int slot, int64_t n) {
     return static_cast<T*>(acquire(slot, sizeof(T) * size_t(std::max<int64_t>(n, 1))));
 }
 
