@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace sb::actgrad_plan {
 
@@ -100,6 +101,34 @@ ColumnLists column_lists(const RowBitmap& d) {
             }
     }
     return C;
+}
+
+void nhwc_offsets(const ConvGeometry& s, int64_t Cp, std::vector<int64_t>& poff, std::vector<int64_t>& toff) {
+    const int64_t Wp = s.W + 2 * s.pw, HoWo = s.Ho * s.Wo, KK = s.kh * s.kw;
+    poff.assign(static_cast<size_t>((HoWo + 63) / 64 * 64), 0);
+    toff.assign(static_cast<size_t>(KK), 0);
+    for (int64_t ho = 0; ho < s.Ho; ++ho)
+        for (int64_t wo = 0; wo < s.Wo; ++wo) poff[size_t(ho * s.Wo + wo)] = ((ho * s.sh) * Wp + wo * s.sw) * Cp;
+    for (int64_t i = 0; i < s.kh; ++i)
+        for (int64_t j = 0; j < s.kw; ++j) toff[size_t(i * s.kw + j)] = (i * Wp + j) * Cp;
+}
+
+int64_t dw_image_block(const RowBitmap& d, const ConvGeometry& s, int64_t img_floats) {
+    const double nnz_per_co_img = double(d.rowptr[d.rows]) / double(std::max<int64_t>(1, s.N * s.Cout));
+    int64_t nb = std::max<int64_t>(1, (int64_t(512) << 10) / (img_floats * int64_t(sizeof(float))));
+    if (nnz_per_co_img * double(nb) < 64.0)
+        nb = std::max<int64_t>(nb, int64_t(64.0 / std::max(nnz_per_co_img, 1e-3)) + 1);
+    return std::min(nb, s.N);
+}
+
+int64_t dx_channel_block(const ConvGeometry& s, int64_t nv, int W) {
+    const int64_t KK = s.kh * s.kw;
+    const int64_t ctmax = std::min<int64_t>(nv, 8) * W;
+    static const int64_t budget = [] {
+        const char* e = std::getenv("SB_ACTGRAD_DX_BLOCK_KB");
+        return e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(256);
+    }();
+    return std::max<int64_t>(4, (budget << 10) / (KK * ctmax * int64_t(sizeof(float))));
 }
 
 }  // namespace sb::actgrad_plan

@@ -77,6 +77,17 @@ struct ColumnLists {
 };
 ColumnLists column_lists(const RowBitmap& d);
 
+// Offsets into the padded NHWC input (channels padded to Cp): poff[ho*Wo + wo] of each output
+// pixel's window origin (padded to a multiple of 64 entries), toff[i*kw + j] of each tap.
+void nhwc_offsets(const ConvGeometry& s, int64_t Cp, std::vector<int64_t>& poff, std::vector<int64_t>& toff);
+// Weight-gradient blocking: images per block (img_floats of padded input each), so the block's X
+// stays in L2 while every output channel streams over it, grown at low density until the block
+// holds ~64 expected nonzeros per output channel.
+int64_t dw_image_block(const RowBitmap& d, const ConvGeometry& s, int64_t img_floats);
+// Backward-data blocking: output channels per block, so the weight slice (kh*kw x up to 8
+// vectors of W lanes per channel; nv vectors of channels) fits ~256 KiB (SB_ACTGRAD_DX_BLOCK_KB).
+int64_t dx_channel_block(const ConvGeometry& s, int64_t nv, int W);
+
 }  // namespace actgrad_plan
 
 }  // namespace sb

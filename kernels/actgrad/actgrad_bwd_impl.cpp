@@ -221,19 +221,9 @@ void conv_dw(const float* x, RowBitmap d, const ConvGeometry& s, float* dw, int 
     ws::Scope scope;
     struct { float* p; } xp{ws::get<float>(ws::kInput, s.N * img)}, dwi{ws::get<float>(ws::kOutput, s.Cout * KK * Cp)};
     nchw_to_padded_nhwc(x, s, Cp, xp.p, threads);
-    std::vector<int64_t> poff(static_cast<size_t>(round_up(HoWo, 64))), toff(static_cast<size_t>(KK));
-    for (int64_t ho = 0; ho < s.Ho; ++ho)
-        for (int64_t wo = 0; wo < s.Wo; ++wo) poff[size_t(ho * s.Wo + wo)] = ((ho * s.sh) * Wp + wo * s.sw) * Cp;
-    for (int64_t i = 0; i < s.kh; ++i)
-        for (int64_t j = 0; j < s.kw; ++j) toff[size_t(i * s.kw + j)] = (i * Wp + j) * Cp;
-    // images per block: the block's X stays in L2 while every output channel streams over it
-    // At low density X reuse matters less than reloading the dW tile per block: grow the block
-    // until it holds ~64 expected nonzeros per output channel.
-    const double nnz_per_co_img = double(d.rowptr[d.rows]) / double(std::max<int64_t>(1, s.N * s.Cout));
-    int64_t nb = std::max<int64_t>(1, (int64_t(512) << 10) / (img * int64_t(sizeof(float))));
-    if (nnz_per_co_img * double(nb) < 64.0)
-        nb = std::max<int64_t>(nb, int64_t(64.0 / std::max(nnz_per_co_img, 1e-3)) + 1);
-    nb = std::min(nb, s.N);
+    std::vector<int64_t> poff, toff;
+    nhwc_offsets(s, Cp, poff, toff);
+    const int64_t nb = dw_image_block(d, s, img);
     const int64_t nv = Cp / W;
 #pragma omp parallel num_threads(threads)
     for (int64_t n0 = 0; n0 < s.N; n0 += nb) {
@@ -354,13 +344,7 @@ void conv_dx(const float* w, RowBitmap d, const ConvGeometry& s, float* dx, int 
             for (int64_t c = 0; c < s.Cin; ++c) dst[c] = src[c * KK + t];
         }
     }
-    // output-channel blocks whose weight slice (KK x 8 vectors per channel) fits ~256 KiB
-    const int64_t ctmax = std::min<int64_t>(nv, 8) * W;
-    static const int64_t budget = [] {
-        const char* e = std::getenv("SB_ACTGRAD_DX_BLOCK_KB");
-        return e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(256);
-    }();
-    const int64_t cb = std::max<int64_t>(4, (budget << 10) / (KK * ctmax * int64_t(sizeof(float))));
+    const int64_t cb = dx_channel_block(s, nv, W);
     const int64_t nblk = (s.Cout + cb - 1) / cb;
     PixelLists L;
     build_pixel_lists(d, s, cb, nblk, L, threads);

@@ -126,53 +126,23 @@ void run_sddmm(const CsrKernels& K, int64_t R, const int32_t* row_ptr, const int
 
 // --- layout preparation --------------------------------------------------------------------
 
-// Zero-padded, stride-phase-split input: (N, Cin, s, s, Hq, Wq), prepared[.., ph, pw, r, c] =
-// x[.., r*s + ph - pad, c*s + pw - pad] (0 outside), followed by `slack` zeros.
-struct Prepared {
-    float* buf;
-    int64_t Hq, Wq, plane, img;
-};
-
-Prepared prepare_input(const ConvGeometry& g, const float* x, int64_t slack_extra, int W, int threads) {
+// The prepared input's layout (csr_plan::Prepared) for this geometry and vector width, in the calling thread's
+// workspace; the variant's prepare_input fills it.
+Prepared prepared_layout(const ConvGeometry& g, int64_t slack_extra, int W) {
     Prepared P;
     const int64_t s = g.stride(), Hp = g.H + 2 * g.pad(), Wp = g.W + 2 * g.pad();
     P.Hq = cdiv(Hp, s);
     P.Wq = cdiv(Wp, s);
     P.plane = P.Hq * P.Wq;
     P.img = g.Cin * s * s * P.plane;
-    const int64_t slack = slack_extra + 2 * W;
-    P.buf = ws::get<float>(ws::kInput, g.N * P.img + slack);
-    float* out = P.buf;
-    std::fill(out + g.N * P.img, out + g.N * P.img + slack, 0.0f);
-#pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
-    for (int64_t n = 0; n < g.N; ++n)
-        for (int64_t ci = 0; ci < g.Cin; ++ci) {
-            const float* src = x + (n * g.Cin + ci) * g.H * g.W;
-            for (int64_t ph = 0; ph < s; ++ph)
-                for (int64_t pw = 0; pw < s; ++pw) {
-                    float* dst = out + n * P.img + ((ci * s + ph) * s + pw) * P.plane;
-                    for (int64_t r = 0; r < P.Hq; ++r) {
-                        float* d = dst + r * P.Wq;
-                        const int64_t h = r * s + ph - g.pad();
-                        if (h < 0 || h >= g.H) {
-                            std::fill(d, d + P.Wq, 0.0f);
-                            continue;
-                        }
-                        const float* srow = src + h * g.W;
-                        if (s == 1) {
-                            const int64_t lo = std::min(g.pad(), P.Wq), hi = std::min(P.Wq, g.pad() + g.W);
-                            std::fill(d, d + lo, 0.0f);
-                            if (hi > lo) std::memcpy(d + lo, srow + (lo - g.pad()), sizeof(float) * (hi - lo));
-                            std::fill(d + std::max(hi, lo), d + P.Wq, 0.0f);
-                        } else {
-                            for (int64_t c = 0; c < P.Wq; ++c) {
-                                const int64_t w = c * s + pw - g.pad();
-                                d[c] = (w >= 0 && w < g.W) ? srow[w] : 0.0f;
-                            }
-                        }
-                    }
-                }
-        }
+    P.slack = slack_extra + 2 * W;
+    P.buf = ws::get<float>(ws::kInput, g.N * P.img + P.slack);
+    return P;
+}
+
+Prepared prepare_input(const CsrKernels& K, const ConvGeometry& g, const float* x, int64_t slack_extra, int threads) {
+    const Prepared P = prepared_layout(g, slack_extra, K.W);
+    K.prepare_input(g, P, x, threads);
     return P;
 }
 
@@ -195,20 +165,6 @@ int32_t* forward_offsets(const ConvGeometry& g, const Prepared& P, const int32_t
     return offs;
 }
 
-// --- linear: the same cores with the batch as the vector dimension ---------------------------
-
-// a (rows, cols) -> out (cols, ld) with out[c, r] = a[r, c]; columns r >= rows of out untouched.
-void transpose(const float* a, int64_t rows, int64_t cols, float* out, int64_t ld, int threads) {
-    constexpr int64_t Bk = 32;
-#pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
-    for (int64_t c0 = 0; c0 < cols; c0 += Bk)
-        for (int64_t r0 = 0; r0 < rows; r0 += Bk) {
-            const int64_t c1 = std::min(cols, c0 + Bk), r1 = std::min(rows, r0 + Bk);
-            for (int64_t c = c0; c < c1; ++c)
-                for (int64_t r = r0; r < r1; ++r) out[c * ld + r] = a[r * cols + c];
-        }
-}
-
 }  // namespace
 
 void csr_conv_forward(Isa isa, const ConvGeometry& g, const int32_t* row_ptr, const int32_t* col, const float* val,
@@ -219,7 +175,7 @@ void csr_conv_forward(Isa isa, const ConvGeometry& g, const int32_t* row_ptr, co
     const int64_t Wq = cdiv(g.W + 2 * g.pad(), g.stride());
     const int64_t L = g.Ho * Wq;
     ws::Scope scope;
-    const Prepared P = prepare_input(g, x, cdiv(L, W) * W, W, threads);
+    const Prepared P = prepare_input(K, g, x, cdiv(L, W) * W, threads);
     const int32_t* offs = forward_offsets(g, P, row_ptr, col, threads);
     TileRun pl;
     pl.in = P.buf;
@@ -331,7 +287,7 @@ void csr_conv_weight_grad_sampled(Isa isa, const ConvGeometry& g, const int32_t*
     const int64_t Wq = cdiv(g.W + 2 * g.pad(), g.stride());
     const int64_t L = g.Ho * Wq, Lp = cdiv(L, W) * W;
     ws::Scope scope;
-    const Prepared P = prepare_input(g, x, Lp, W, threads);
+    const Prepared P = prepare_input(K, g, x, Lp, threads);
     const int32_t* offs = forward_offsets(g, P, row_ptr, col, threads);
     float* dyf = ws::get<float>(ws::kAux, g.N * g.Cout * Lp);
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
@@ -358,7 +314,7 @@ void csr_linear_forward(Isa isa, int64_t B, int64_t in, int64_t out, const int32
     const int64_t slack = cdiv(B, W) * W + 2 * W;
     float* xt = ws::get<float>(ws::kInput, in * B + slack);
     std::fill(xt + in * B, xt + in * B + slack, 0.0f);
-    transpose(x, B, in, xt, B, threads);
+    K.transpose(x, B, in, xt, B, threads);
     const int64_t nnz = row_ptr[out];
     int32_t* offs = ws::get<int32_t>(ws::kIndex, nnz);
     for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * B);
@@ -391,7 +347,7 @@ void csr_linear_backward_data(Isa isa, int64_t B, int64_t in, int64_t out, const
     const int64_t slack = cdiv(B, W) * W + 2 * W;
     float* dyt = ws::get<float>(ws::kInput, out * B + slack);
     std::fill(dyt + out * B, dyt + out * B + slack, 0.0f);
-    transpose(dy, B, out, dyt, B, threads);
+    K.transpose(dy, B, out, dyt, B, threads);
     const int64_t nnz = tptr[in];
     float* tval = ws::get<float>(ws::kValues, nnz);
     int32_t* toff = ws::get<int32_t>(ws::kIndex, nnz);
@@ -439,8 +395,8 @@ void csr_linear_weight_grad_sampled(Isa isa, int64_t B, int64_t in, int64_t out,
         for (int64_t r = 0; r < out; ++r) std::fill(dyt + r * Lp + B, dyt + (r + 1) * Lp, 0.0f);
     }
     std::fill(xt + in * Lp, xt + in * Lp + 2 * W, 0.0f);
-    transpose(x, B, in, xt, Lp, threads);
-    transpose(dy, B, out, dyt, Lp, threads);
+    K.transpose(x, B, in, xt, Lp, threads);
+    K.transpose(dy, B, out, dyt, Lp, threads);
     int32_t* offs = ws::get<int32_t>(ws::kIndex, nnz);
     for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * Lp);
     run_sddmm(K, out, row_ptr, offs, dyt, Lp, xt, in * Lp, 1, dval, threads);

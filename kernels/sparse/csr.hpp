@@ -74,6 +74,13 @@ struct TileRun {
     const int32_t* cptr = nullptr;
 };
 
+// Zero-padded, stride-phase-split input: (N, Cin, s, s, Hq, Wq), buf[.., ph, pw, r, c] =
+// x[.., r*s + ph - pad, c*s + pw - pad] (0 outside), followed by `slack` zeros.
+struct Prepared {
+    float* buf;
+    int64_t Hq, Wq, plane, img, slack;
+};
+
 // dval[k] = sum_n sum_p dyf[n, row, p] * x[n, off_k + p], p < Lp, in image chunks of nc.
 struct SddmmRun {
     int64_t R;
@@ -93,6 +100,11 @@ struct CsrKernels {
     int W;  // float lanes per vector: the plans are made for it
     void (*run_tiles)(const csr_plan::TileRun& run, int threads);
     void (*run_sddmm)(const csr_plan::SddmmRun& run, int threads);
+    // Layout passes, compiled with the variant's flags (auto-vectorized) as before the split:
+    // fill a prepared input laid out by csr.cpp (csr_plan::Prepared) from x (N, Cin, H, W);
+    void (*prepare_input)(const ConvGeometry& g, const csr_plan::Prepared& P, const float* x, int threads);
+    // a (rows, cols) -> out (cols, ld) with out[c, r] = a[r, c]; columns r >= rows untouched.
+    void (*transpose)(const float* a, int64_t rows, int64_t cols, float* out, int64_t ld, int threads);
 };
 
 SB_DECLARE_ISA_TABLE(CsrKernels, csr)

@@ -174,8 +174,60 @@ void run_sddmm(const SddmmRun& S, int threads) {
     }
 }
 
+// --- layout passes (compiled with the variant's flags) -----------------------------------------
+
+// Fills P (see csr_plan::Prepared) from x: zero border, stride phases split, zero slack.
+void prepare_input(const ConvGeometry& g, const Prepared& P, const float* x, int threads) {
+    const int64_t s = g.sh;
+    float* out = P.buf;
+    std::fill(out + g.N * P.img, out + g.N * P.img + P.slack, 0.0f);
+#pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
+    for (int64_t n = 0; n < g.N; ++n)
+        for (int64_t ci = 0; ci < g.Cin; ++ci) {
+            const float* src = x + (n * g.Cin + ci) * g.H * g.W;
+            for (int64_t ph = 0; ph < s; ++ph)
+                for (int64_t pw = 0; pw < s; ++pw) {
+                    float* dst = out + n * P.img + ((ci * s + ph) * s + pw) * P.plane;
+                    for (int64_t r = 0; r < P.Hq; ++r) {
+                        float* d = dst + r * P.Wq;
+                        const int64_t h = r * s + ph - g.ph;
+                        if (h < 0 || h >= g.H) {
+                            std::fill(d, d + P.Wq, 0.0f);
+                            continue;
+                        }
+                        const float* srow = src + h * g.W;
+                        if (s == 1) {
+                            const int64_t lo = std::min(g.ph, P.Wq), hi = std::min(P.Wq, g.ph + g.W);
+                            std::fill(d, d + lo, 0.0f);
+                            if (hi > lo) std::memcpy(d + lo, srow + (lo - g.ph), sizeof(float) * (hi - lo));
+                            std::fill(d + std::max(hi, lo), d + P.Wq, 0.0f);
+                        } else {
+                            for (int64_t c = 0; c < P.Wq; ++c) {
+                                const int64_t w = c * s + pw - g.ph;
+                                d[c] = (w >= 0 && w < g.W) ? srow[w] : 0.0f;
+                            }
+                        }
+                    }
+                }
+        }
+}
+
+// --- linear layouts: the batch as the vector dimension ----------------------------------------
+
+// a (rows, cols) -> out (cols, ld) with out[c, r] = a[r, c]; columns r >= rows of out untouched.
+void transpose(const float* a, int64_t rows, int64_t cols, float* out, int64_t ld, int threads) {
+    constexpr int64_t Bk = 32;
+#pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
+    for (int64_t c0 = 0; c0 < cols; c0 += Bk)
+        for (int64_t r0 = 0; r0 < rows; r0 += Bk) {
+            const int64_t c1 = std::min(cols, c0 + Bk), r1 = std::min(rows, r0 + Bk);
+            for (int64_t c = c0; c < c1; ++c)
+                for (int64_t r = r0; r < r1; ++r) out[c * ld + r] = a[r * cols + c];
+        }
+}
+
 }  // namespace
 
-extern const CsrKernels csr = {W, &run_tiles, &run_sddmm};
+extern const CsrKernels csr = {W, &run_tiles, &run_sddmm, &prepare_input, &transpose};
 
 }  // namespace sb::SB_ISA_NS
