@@ -20,51 +20,18 @@
 
 #include "../common/rng.hpp"
 #include "../common/simd.hpp"
+#include "../common/workspace.hpp"
 #include "actgrad_bwd.hpp"
 
 namespace sb::SB_ISA_NS {
 namespace {
 
 using namespace simd;
+using namespace actgrad_plan;
 
 // --- small helpers ---------------------------------------------------------------------------
 
-struct Buf {  // 64-byte aligned heap buffer of floats (never on the stack)
-    float* p = nullptr;
-    explicit Buf(int64_t n, bool zero = false) {
-        size_t bytes = (size_t(std::max<int64_t>(n, 1)) * sizeof(float) + 63) / 64 * 64;
-        p = static_cast<float*>(std::aligned_alloc(64, bytes));
-        if (!p) throw std::bad_alloc();
-        if (zero) std::memset(p, 0, bytes);
-    }
-    ~Buf() { std::free(p); }
-    Buf(const Buf&) = delete;
-    Buf& operator=(const Buf&) = delete;
-};
-
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
-// Grow-only per-calling-thread scratch (one per slot): large layout buffers are reused across
-// calls instead of being page-faulted in afresh every call. Contents are undefined on return.
-float* scratch(int slot, int64_t n) {
-    struct Slot {
-        float* p = nullptr;
-        int64_t cap = 0;
-        ~Slot() { std::free(p); }
-    };
-    thread_local Slot slots[4];
-    Slot& sl = slots[slot];
-    if (n > sl.cap) {
-        std::free(sl.p);
-        sl.p = nullptr;
-        sl.cap = 0;
-        size_t bytes = (size_t(std::max<int64_t>(n, 1)) * sizeof(float) + 63) / 64 * 64;
-        sl.p = static_cast<float*>(std::aligned_alloc(64, bytes));
-        if (!sl.p) throw std::bad_alloc();
-        sl.cap = n;
-    }
-    return sl.p;
-}
 
 // --- front-end: prune one row and compress it -------------------------------------------------
 
@@ -144,24 +111,24 @@ int64_t prune_compress(const float* g, int64_t R, int64_t C, float tau, uint64_t
 // --- conv layout conversions ----------------------------------------------------------------
 
 // x (N, Cin, H, W) -> xp (N, H + 2ph, W + 2pw, Cp), zero border and zero channel padding.
-void nchw_to_padded_nhwc(const float* x, const ConvShape& s, int64_t Cp, float* xp, int threads) {
-    const int64_t Hp = s.h + 2 * s.ph, Wp = s.w + 2 * s.pw;
+void nchw_to_padded_nhwc(const float* x, const ConvGeometry& s, int64_t Cp, float* xp, int threads) {
+    const int64_t Hp = s.H + 2 * s.ph, Wp = s.W + 2 * s.pw;
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t n = 0; n < s.n; ++n) {
+    for (int64_t n = 0; n < s.N; ++n) {
         float* img = xp + n * Hp * Wp * Cp;
         std::memset(img, 0, sizeof(float) * size_t(Hp * Wp * Cp));
-        for (int64_t h = 0; h < s.h; ++h) {
+        for (int64_t h = 0; h < s.H; ++h) {
             float* row = img + ((h + s.ph) * Wp + s.pw) * Cp;
-            const float* src = x + (n * s.cin * s.h + h) * s.w;  // channel c at src + c*H*W
-            const int64_t cs = s.h * s.w;
-            const int64_t cv = s.cin / W * W, wv = s.w / W * W;
+            const float* src = x + (n * s.Cin * s.H + h) * s.W;  // channel c at src + c*H*W
+            const int64_t cs = s.H * s.W;
+            const int64_t cv = s.Cin / W * W, wv = s.W / W * W;
             for (int64_t c = 0; c < cv; c += W) {  // W x W register transposes
                 for (int64_t w = 0; w < wv; w += W) transpose_tile(src + c * cs + w, cs, row + w * Cp + c, Cp);
-                for (int64_t w = wv; w < s.w; ++w)
+                for (int64_t w = wv; w < s.W; ++w)
                     for (int k = 0; k < W; ++k) row[w * Cp + c + k] = src[(c + k) * cs + w];
             }
-            for (int64_t c = cv; c < s.cin; ++c)
-                for (int64_t w = 0; w < s.w; ++w) row[w * Cp + c] = src[c * cs + w];
+            for (int64_t c = cv; c < s.Cin; ++c)
+                for (int64_t w = 0; w < s.W; ++w) row[w * Cp + c] = src[c * cs + w];
         }
     }
 }
@@ -239,46 +206,34 @@ inline void dw_tile3x3(float* dwc, bool first, const RowBitmap& d, int64_t co, i
         for (int k = 0; k < CT; ++k) store(dwc + t * tstride + k * W, acc[t][k]);
 }
 
-// Vector registers: 32 on AVX-512 / NEON (9 taps x 2 vectors + broadcast fit), 16 on AVX2.
-#if defined(SB_ISA_AVX2)
-constexpr int kDwCT = 1;
-#else
-constexpr int kDwCT = 2;
-#endif
+// 9 taps x 2 vectors + broadcast fit 32 vector registers (AVX-512, NEON), not 16 (AVX2);
+// the scalar reference keeps 2 (one-lane "vectors").
+constexpr int kDwCT = (kVecRegs >= 32 || W == 1) ? 2 : 1;
 
-void conv_dw(const float* x, RowBitmap d, const ConvShape& s, float* dw, int threads) {
-    const int64_t KK = s.kh * s.kw, Cp = round_up(std::max<int64_t>(s.cin, 1), W);
-    const int64_t Hp = s.h + 2 * s.ph, Wp = s.w + 2 * s.pw, img = Hp * Wp * Cp, HoWo = s.ho * s.wo;
-    if (s.cout == 0 || s.cin == 0 || KK == 0) return;
-    if (s.n == 0 || HoWo == 0) {
-        std::memset(dw, 0, sizeof(float) * size_t(s.cout * s.cin * KK));
+void conv_dw(const float* x, RowBitmap d, const ConvGeometry& s, float* dw, int threads) {
+    const int64_t KK = s.kh * s.kw, Cp = round_up(std::max<int64_t>(s.Cin, 1), W);
+    const int64_t Hp = s.H + 2 * s.ph, Wp = s.W + 2 * s.pw, img = Hp * Wp * Cp, HoWo = s.Ho * s.Wo;
+    if (s.Cout == 0 || s.Cin == 0 || KK == 0) return;
+    if (s.N == 0 || HoWo == 0) {
+        std::memset(dw, 0, sizeof(float) * size_t(s.Cout * s.Cin * KK));
         return;
     }
-    struct { float* p; } xp{scratch(0, s.n * img)}, dwi{scratch(1, s.cout * KK * Cp)};
+    ws::Scope scope;
+    struct { float* p; } xp{ws::get<float>(ws::kInput, s.N * img)}, dwi{ws::get<float>(ws::kOutput, s.Cout * KK * Cp)};
     nchw_to_padded_nhwc(x, s, Cp, xp.p, threads);
-    std::vector<int64_t> poff(static_cast<size_t>(round_up(HoWo, 64))), toff(static_cast<size_t>(KK));
-    for (int64_t ho = 0; ho < s.ho; ++ho)
-        for (int64_t wo = 0; wo < s.wo; ++wo) poff[size_t(ho * s.wo + wo)] = ((ho * s.sh) * Wp + wo * s.sw) * Cp;
-    for (int64_t i = 0; i < s.kh; ++i)
-        for (int64_t j = 0; j < s.kw; ++j) toff[size_t(i * s.kw + j)] = (i * Wp + j) * Cp;
-    // images per block: the block's X stays in L2 while every output channel streams over it
-    // At low density X reuse matters less than reloading the dW tile per block: grow the block
-    // until it holds ~64 expected nonzeros per output channel.
-    const double nnz_per_co_img = double(d.rowptr[d.rows]) / double(std::max<int64_t>(1, s.n * s.cout));
-    int64_t nb = std::max<int64_t>(1, (int64_t(512) << 10) / (img * int64_t(sizeof(float))));
-    if (nnz_per_co_img * double(nb) < 64.0)
-        nb = std::max<int64_t>(nb, int64_t(64.0 / std::max(nnz_per_co_img, 1e-3)) + 1);
-    nb = std::min(nb, s.n);
+    std::vector<int64_t> poff, toff;
+    nhwc_offsets(s, Cp, poff, toff);
+    const int64_t nb = dw_image_block(d, s, img);
     const int64_t nv = Cp / W;
 #pragma omp parallel num_threads(threads)
-    for (int64_t n0 = 0; n0 < s.n; n0 += nb) {
-        const int64_t n1 = std::min(s.n, n0 + nb);
+    for (int64_t n0 = 0; n0 < s.N; n0 += nb) {
+        const int64_t n1 = std::min(s.N, n0 + nb);
         const bool first = n0 == 0;
 #pragma omp for schedule(static)
-        for (int64_t co = 0; co < s.cout; ++co) {
+        for (int64_t co = 0; co < s.Cout; ++co) {
             float* dwc = dwi.p + co * KK * Cp;
             int64_t cnt = 0;  // nonzeros of this channel in the block: none, nothing to stream
-            for (int64_t n = n0; n < n1 && cnt == 0; ++n) cnt += d.rowptr[n * s.cout + co + 1] - d.rowptr[n * s.cout + co];
+            for (int64_t n = n0; n < n1 && cnt == 0; ++n) cnt += d.rowptr[n * s.Cout + co + 1] - d.rowptr[n * s.Cout + co];
             if (cnt == 0) {
                 if (first) std::memset(dwc, 0, sizeof(float) * size_t(KK * Cp));
                 continue;
@@ -286,10 +241,10 @@ void conv_dw(const float* x, RowBitmap d, const ConvShape& s, float* dw, int thr
             if (s.kh == 3 && s.kw == 3) {
                 int64_t v = 0;
                 for (; v + kDwCT <= nv; v += kDwCT)
-                    dw_tile3x3<kDwCT>(dwc + v * W, first, d, co, n0, n1, s.cout, xp.p + v * W, img, poff.data(),
+                    dw_tile3x3<kDwCT>(dwc + v * W, first, d, co, n0, n1, s.Cout, xp.p + v * W, img, poff.data(),
                                       Wp * Cp, Cp, Cp);
                 if (v < nv)
-                    dw_tile3x3<1>(dwc + v * W, first, d, co, n0, n1, s.cout, xp.p + v * W, img, poff.data(),
+                    dw_tile3x3<1>(dwc + v * W, first, d, co, n0, n1, s.Cout, xp.p + v * W, img, poff.data(),
                                   Wp * Cp, Cp, Cp);
             } else {
                 for (int64_t t = 0; t < KK; ++t) {
@@ -297,13 +252,13 @@ void conv_dw(const float* x, RowBitmap d, const ConvShape& s, float* dw, int thr
                     const int64_t* tt = toff.data() + t;
                     int64_t v = 0;
                     for (; v + 8 <= nv; v += 8)
-                        dw_tile<1, 8>(dt + v * W, dt + v * W, first, d, co, n0, n1, s.cout, xp.p + v * W, img,
+                        dw_tile<1, 8>(dt + v * W, dt + v * W, first, d, co, n0, n1, s.Cout, xp.p + v * W, img,
                                       poff.data(), tt, Cp);
                     for (; v + 2 <= nv; v += 2)
-                        dw_tile<1, 2>(dt + v * W, dt + v * W, first, d, co, n0, n1, s.cout, xp.p + v * W, img,
+                        dw_tile<1, 2>(dt + v * W, dt + v * W, first, d, co, n0, n1, s.Cout, xp.p + v * W, img,
                                       poff.data(), tt, Cp);
                     if (v < nv)
-                        dw_tile<1, 1>(dt + v * W, dt + v * W, first, d, co, n0, n1, s.cout, xp.p + v * W, img,
+                        dw_tile<1, 1>(dt + v * W, dt + v * W, first, d, co, n0, n1, s.Cout, xp.p + v * W, img,
                                       poff.data(), tt, Cp);
                 }
             }
@@ -311,113 +266,27 @@ void conv_dw(const float* x, RowBitmap d, const ConvShape& s, float* dw, int thr
     }
     // dwi (Cout, KK, Cp) -> dw (Cout, Cin, kh, kw)
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t co = 0; co < s.cout; ++co) {
-        float* dst = dw + co * s.cin * KK;
+    for (int64_t co = 0; co < s.Cout; ++co) {
+        float* dst = dw + co * s.Cin * KK;
         for (int64_t t = 0; t < KK; ++t) {
             const float* src = dwi.p + (co * KK + t) * Cp;
-            for (int64_t c = 0; c < s.cin; ++c) dst[c * KK + t] = src[c];
+            for (int64_t c = 0; c < s.Cin; ++c) dst[c * KK + t] = src[c];
         }
     }
 }
 
 // --- conv backward-data ---------------------------------------------------------------------
 
-// Pixel-major view of dO: for every output pixel (n, ho, wo), the (co, value) pairs of its
-// nonzeros in ascending co, and per-pixel start of each output-channel block.
-struct PixelLists {
-    std::vector<int64_t> ptr;    // (P + 1)
-    std::vector<int32_t> co;     // (nnz)
-    std::vector<float> val;      // (nnz)
-    std::vector<int64_t> bptr;   // (P, nblk + 1)
-};
-
-void build_pixel_lists(const RowBitmap& d, const ConvShape& s, int64_t cb, int64_t nblk, PixelLists& L,
-                       int threads) {
-    const int64_t HoWo = s.ho * s.wo, P = s.n * HoWo, nnz = d.rowptr[d.rows];
-    L.ptr.assign(size_t(P + 1), 0);
-    L.co.resize(size_t(nnz));
-    L.val.resize(size_t(nnz));
-    L.bptr.resize(size_t(P * (nblk + 1)));
-#pragma omp parallel num_threads(threads)
-    {
-        std::vector<int64_t> cur(static_cast<size_t>(HoWo));
-#pragma omp for schedule(static)
-        for (int64_t n = 0; n < s.n; ++n) {
-            std::fill(cur.begin(), cur.end(), 0);
-            for (int64_t co = 0; co < s.cout; ++co) {
-                const uint64_t* bw = d.bits + (n * s.cout + co) * d.wpr;
-                for (int64_t wi = 0; wi < d.wpr; ++wi)
-                    for (uint64_t b = bw[wi]; b; b &= b - 1) ++cur[size_t(wi * 64 + __builtin_ctzll(b))];
-            }
-            int64_t off = d.rowptr[n * s.cout];  // entries of image n keep their global range
-            for (int64_t q = 0; q < HoWo; ++q) {
-                L.ptr[size_t(n * HoWo + q)] = off;
-                const int64_t c = cur[size_t(q)];
-                cur[size_t(q)] = off;
-                off += c;
-            }
-            for (int64_t co = 0; co < s.cout; ++co) {
-                const int64_t r = n * s.cout + co;
-                const uint64_t* bw = d.bits + r * d.wpr;
-                const float* v = d.vals + d.rowptr[r];
-                for (int64_t wi = 0; wi < d.wpr; ++wi)
-                    for (uint64_t b = bw[wi]; b; b &= b - 1) {
-                        const int64_t e = cur[size_t(wi * 64 + __builtin_ctzll(b))]++;
-                        L.co[size_t(e)] = int32_t(co);
-                        L.val[size_t(e)] = *v++;
-                    }
-            }
-            for (int64_t q = 0; q < HoWo; ++q) {
-                const int64_t p = n * HoWo + q;
-                const int64_t e1 = cur[size_t(q)];  // end of pixel q's entries
-                int64_t e = L.ptr[size_t(p)];
-                int64_t* bp = L.bptr.data() + p * (nblk + 1);
-                for (int64_t b = 0; b < nblk; ++b) {
-                    bp[b] = e;
-                    const int64_t lim = (b + 1) * cb;
-                    while (e < e1 && L.co[size_t(e)] < lim) ++e;
-                }
-                bp[nblk] = e1;
-            }
-        }
-    }
-    L.ptr[size_t(P)] = nnz;
-}
-
-// For each input row h (or column w): the kernel taps i and output rows ho with
-// h = ho*stride - pad + i, precomputed once per call (no division in the pixel loop).
-struct TapList {
-    std::vector<int32_t> start;  // (extent + 1)
-    std::vector<int32_t> tap, out;
-};
-
-TapList tap_list(int64_t extent, int64_t k, int64_t stride, int64_t pad, int64_t out_extent) {
-    TapList L;
-    L.start.push_back(0);
-    for (int64_t h = 0; h < extent; ++h) {
-        for (int64_t i = 0; i < k; ++i) {
-            const int64_t hh = h + pad - i;
-            if (hh < 0 || hh % stride) continue;
-            const int64_t ho = hh / stride;
-            if (ho >= out_extent) continue;
-            L.tap.push_back(int32_t(i));
-            L.out.push_back(int32_t(ho));
-        }
-        L.start.push_back(int32_t(L.tap.size()));
-    }
-    return L;
-}
-
 template <int CT>
-void dx_pass(const PixelLists& L, const ConvShape& s, const TapList& TH, const TapList& TW, const float* wt,
+void dx_pass(const PixelLists& L, const ConvGeometry& s, const TapList& TH, const TapList& TW, const float* wt,
              int64_t Cp, int64_t v0, int64_t blk, int64_t nblk, int64_t n0, int64_t n1, float* dxi) {
-    const int64_t KK = s.kh * s.kw, HoWo = s.ho * s.wo, cstride = KK * Cp;
+    const int64_t KK = s.kh * s.kw, HoWo = s.Ho * s.Wo, cstride = KK * Cp;
     const int32_t* co = L.co.data();
     const float* val = L.val.data();
     for (int64_t n = n0; n < n1; ++n)
-        for (int64_t h = 0; h < s.h; ++h)
-            for (int64_t w = 0; w < s.w; ++w) {
-                float* out = dxi + ((n * s.h + h) * s.w + w) * Cp + v0 * W;
+        for (int64_t h = 0; h < s.H; ++h)
+            for (int64_t w = 0; w < s.W; ++w) {
+                float* out = dxi + ((n * s.H + h) * s.W + w) * Cp + v0 * W;
                 F acc[CT], acc2[CT];
                 for (int k = 0; k < CT; ++k) {
                     acc[k] = blk == 0 ? zero() : load(out + k * W);
@@ -427,7 +296,7 @@ void dx_pass(const PixelLists& L, const ConvShape& s, const TapList& TH, const T
                     const int64_t i = TH.tap[size_t(a)], ho = TH.out[size_t(a)];
                     for (int32_t b = TW.start[size_t(w)]; b < TW.start[size_t(w + 1)]; ++b) {
                         const int64_t j = TW.tap[size_t(b)], wo = TW.out[size_t(b)];
-                        const int64_t p = n * HoWo + ho * s.wo + wo;
+                        const int64_t p = n * HoWo + ho * s.Wo + wo;
                         const int64_t* bp = L.bptr.data() + p * (nblk + 1) + blk;
                         const float* wb = wt + (i * s.kw + j) * Cp + v0 * W;
                         int64_t e = bp[0];
@@ -454,42 +323,37 @@ void dx_pass(const PixelLists& L, const ConvShape& s, const TapList& TH, const T
             }
 }
 
-void conv_dx(const float* w, RowBitmap d, const ConvShape& s, float* dx, int threads) {
-    const int64_t KK = s.kh * s.kw, Cp = round_up(std::max<int64_t>(s.cin, 1), W), nv = Cp / W;
-    const int64_t HW = s.h * s.w;
-    if (s.n == 0 || s.cin == 0 || HW == 0) return;
-    if (s.cout == 0 || KK == 0 || s.ho * s.wo == 0) {
-        std::memset(dx, 0, sizeof(float) * size_t(s.n * s.cin * HW));
+void conv_dx(const float* w, RowBitmap d, const ConvGeometry& s, float* dx, int threads) {
+    const int64_t KK = s.kh * s.kw, Cp = round_up(std::max<int64_t>(s.Cin, 1), W), nv = Cp / W;
+    const int64_t HW = s.H * s.W;
+    if (s.N == 0 || s.Cin == 0 || HW == 0) return;
+    if (s.Cout == 0 || KK == 0 || s.Ho * s.Wo == 0) {
+        std::memset(dx, 0, sizeof(float) * size_t(s.N * s.Cin * HW));
         return;
     }
+    ws::Scope scope;
     // weights (Cout, Cin, kh, kw) -> (Cout, KK, Cp)
-    struct { float* p; } wt{scratch(1, s.cout * KK * Cp)};
+    struct { float* p; } wt{ws::get<float>(ws::kOutput, s.Cout * KK * Cp)};
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t co = 0; co < s.cout; ++co) {
+    for (int64_t co = 0; co < s.Cout; ++co) {
         for (int64_t t = 0; t < KK; ++t)
-            for (int64_t c = s.cin; c < Cp; ++c) wt.p[(co * KK + t) * Cp + c] = 0.0f;
-        const float* src = w + co * s.cin * KK;
+            for (int64_t c = s.Cin; c < Cp; ++c) wt.p[(co * KK + t) * Cp + c] = 0.0f;
+        const float* src = w + co * s.Cin * KK;
         for (int64_t t = 0; t < KK; ++t) {  // contiguous writes; strided reads stay in L1
             float* dst = wt.p + (co * KK + t) * Cp;
-            for (int64_t c = 0; c < s.cin; ++c) dst[c] = src[c * KK + t];
+            for (int64_t c = 0; c < s.Cin; ++c) dst[c] = src[c * KK + t];
         }
     }
-    // output-channel blocks whose weight slice (KK x 8 vectors per channel) fits ~256 KiB
-    const int64_t ctmax = std::min<int64_t>(nv, 8) * W;
-    static const int64_t budget = [] {
-        const char* e = std::getenv("SB_ACTGRAD_DX_BLOCK_KB");
-        return e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(256);
-    }();
-    const int64_t cb = std::max<int64_t>(4, (budget << 10) / (KK * ctmax * int64_t(sizeof(float))));
-    const int64_t nblk = (s.cout + cb - 1) / cb;
+    const int64_t cb = dx_channel_block(s, nv, W);
+    const int64_t nblk = (s.Cout + cb - 1) / cb;
     PixelLists L;
     build_pixel_lists(d, s, cb, nblk, L, threads);
-    const TapList TH = tap_list(s.h, s.kh, s.sh, s.ph, s.ho), TW = tap_list(s.w, s.kw, s.sw, s.pw, s.wo);
-    struct { float* p; } dxi{scratch(0, s.n * HW * Cp)};
+    const TapList TH = tap_list(s.H, s.kh, s.sh, s.ph, s.Ho), TW = tap_list(s.W, s.kw, s.sw, s.pw, s.Wo);
+    struct { float* p; } dxi{ws::get<float>(ws::kInput, s.N * HW * Cp)};
 #pragma omp parallel num_threads(threads)
     {
         const int T = omp_get_num_threads(), t = omp_get_thread_num();
-        const int64_t n0 = s.n * t / T, n1 = s.n * (t + 1) / T;  // threads own images
+        const int64_t n0 = s.N * t / T, n1 = s.N * (t + 1) / T;  // threads own images
         int64_t v = 0;
         for (; v + 8 <= nv; v += 8)
             for (int64_t b = 0; b < nblk; ++b) dx_pass<8>(L, s, TH, TW, wt.p, Cp, v, b, nblk, n0, n1, dxi.p);
@@ -505,18 +369,18 @@ void conv_dx(const float* w, RowBitmap d, const ConvShape& s, float* dx, int thr
             for (int64_t b = 0; b < nblk; ++b) dx_pass<1>(L, s, TH, TW, wt.p, Cp, v, b, nblk, n0, n1, dxi.p);
         // dxi (N, H, W, Cp) -> dx (N, Cin, H, W), this thread's images
         for (int64_t n = n0; n < n1; ++n)
-            for (int64_t h = 0; h < s.h; ++h) {
-                const float* src = dxi.p + (n * s.h + h) * s.w * Cp;
-                float* dst = dx + (n * s.cin * s.h + h) * s.w;  // channel c at dst + c*H*W
-                const int64_t cs = s.h * s.w;
-                const int64_t cv = s.cin / W * W, xv = s.w / W * W;
+            for (int64_t h = 0; h < s.H; ++h) {
+                const float* src = dxi.p + (n * s.H + h) * s.W * Cp;
+                float* dst = dx + (n * s.Cin * s.H + h) * s.W;  // channel c at dst + c*H*W
+                const int64_t cs = s.H * s.W;
+                const int64_t cv = s.Cin / W * W, xv = s.W / W * W;
                 for (int64_t c = 0; c < cv; c += W) {
                     for (int64_t x = 0; x < xv; x += W) transpose_tile(src + x * Cp + c, Cp, dst + c * cs + x, cs);
-                    for (int64_t x = xv; x < s.w; ++x)
+                    for (int64_t x = xv; x < s.W; ++x)
                         for (int k = 0; k < W; ++k) dst[(c + k) * cs + x] = src[x * Cp + c + k];
                 }
-                for (int64_t c = cv; c < s.cin; ++c)
-                    for (int64_t x = 0; x < s.w; ++x) dst[c * cs + x] = src[x * Cp + c];
+                for (int64_t c = cv; c < s.Cin; ++c)
+                    for (int64_t x = 0; x < s.W; ++x) dst[c * cs + x] = src[x * Cp + c];
             }
     }
 }
@@ -527,7 +391,7 @@ void conv_dx(const float* w, RowBitmap d, const ConvShape& s, float* dx, int thr
 struct PaddedRows {
     const float* p;
     int64_t ld;
-    Buf* own = nullptr;
+    // The padded copy lives in the calling thread's workspace (slot kAux).
     PaddedRows(const float* src, int64_t rows, int64_t cin, int threads) {
         const int64_t Cp = round_up(std::max<int64_t>(cin, 1), W);
         if (Cp == cin) {
@@ -535,14 +399,15 @@ struct PaddedRows {
             ld = cin;
             return;
         }
-        own = new Buf(rows * Cp, true);
-        float* dst = own->p;
+        float* dst = ws::get<float>(ws::kAux, rows * Cp);
 #pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * Cp, src + r * cin, sizeof(float) * size_t(cin));
+        for (int64_t r = 0; r < rows; ++r) {
+            std::memcpy(dst + r * Cp, src + r * cin, sizeof(float) * size_t(cin));
+            std::memset(dst + r * Cp + cin, 0, sizeof(float) * size_t(Cp - cin));
+        }
         p = dst;
         ld = Cp;
     }
-    ~PaddedRows() { delete own; }
 };
 
 template <int CT>
@@ -572,6 +437,7 @@ void linear_dx_row(const RowBitmap& d, int64_t r, const float* w, int64_t ld, in
 
 void linear_dx(const float* w, RowBitmap d, int64_t cin, float* dx, int threads) {
     if (d.rows == 0 || cin == 0) return;
+    ws::Scope scope;
     PaddedRows wp(w, d.cols, cin, threads);
     const int64_t nv = wp.ld / W;
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -597,38 +463,23 @@ void linear_dw_col(const int64_t* cptr, const int32_t* crow, const float* cval, 
 }
 
 void linear_dw(const float* x, RowBitmap d, int64_t cin, float* dw, int threads) {
-    const int64_t B = d.rows, Cout = d.cols, nnz = d.rowptr[B];
+    const int64_t B = d.rows, Cout = d.cols;
     if (Cout == 0 || cin == 0) return;
-    // column lists of dO (transpose of the row bitmap), rows ascending inside a column
-    std::vector<int64_t> cptr(size_t(Cout + 1), 0);
-    std::vector<int32_t> crow(static_cast<size_t>(nnz));
-    std::vector<float> cval(static_cast<size_t>(nnz));
-    for (int64_t r = 0; r < B; ++r)
-        for (int64_t wi = 0; wi < d.wpr; ++wi)
-            for (uint64_t b = d.bits[r * d.wpr + wi]; b; b &= b - 1) ++cptr[size_t(wi * 64 + __builtin_ctzll(b) + 1)];
-    for (int64_t c = 0; c < Cout; ++c) cptr[size_t(c + 1)] += cptr[size_t(c)];
-    {
-        std::vector<int64_t> cur(cptr.begin(), cptr.end() - 1);
-        for (int64_t r = 0; r < B; ++r) {
-            const float* v = d.vals + d.rowptr[r];
-            for (int64_t wi = 0; wi < d.wpr; ++wi)
-                for (uint64_t b = d.bits[r * d.wpr + wi]; b; b &= b - 1) {
-                    const int64_t e = cur[size_t(wi * 64 + __builtin_ctzll(b))]++;
-                    crow[size_t(e)] = int32_t(r);
-                    cval[size_t(e)] = *v++;
-                }
-        }
-    }
+    ws::Scope scope;
+    const ColumnLists C = column_lists(d);
+    const int64_t* cptr_ = C.ptr.data();
+    const int32_t* crow_ = C.row.data();
+    const float* cval_ = C.val.data();
     PaddedRows xp(x, B, cin, threads);
     const int64_t nv = xp.ld / W;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t co = 0; co < Cout; ++co) {
         int64_t v = 0;
         for (; v + 8 <= nv; v += 8)
-            linear_dw_col<8>(cptr.data(), crow.data(), cval.data(), co, xp.p, xp.ld, v * W, cin, dw);
+            linear_dw_col<8>(cptr_, crow_, cval_, co, xp.p, xp.ld, v * W, cin, dw);
         for (; v + 2 <= nv; v += 2)
-            linear_dw_col<2>(cptr.data(), crow.data(), cval.data(), co, xp.p, xp.ld, v * W, cin, dw);
-        if (v < nv) linear_dw_col<1>(cptr.data(), crow.data(), cval.data(), co, xp.p, xp.ld, v * W, cin, dw);
+            linear_dw_col<2>(cptr_, crow_, cval_, co, xp.p, xp.ld, v * W, cin, dw);
+        if (v < nv) linear_dw_col<1>(cptr_, crow_, cval_, co, xp.p, xp.ld, v * W, cin, dw);
     }
 }
 

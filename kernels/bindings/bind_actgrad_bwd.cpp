@@ -89,21 +89,18 @@ std::vector<int64_t> shape_arg(py::handle o, const char* name, size_t n) {
 }
 
 // Conv geometry from the gradient shape (N, Cout, Ho, Wo), the input spatial size and the kernel.
-ConvShape conv_shape(const std::vector<int64_t>& gs, int64_t cin, int64_t h, int64_t w, int64_t kh, int64_t kw,
-                     py::handle stride, py::handle padding) {
+ConvGeometry conv_shape(const std::vector<int64_t>& gs, int64_t cin, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                        py::handle stride, py::handle padding) {
     auto st = pair_arg(stride, "stride", 1);
     auto pd = pair_arg(padding, "padding", 0);
-    ConvShape s{gs[0], cin, h, w, gs[1], kh, kw, st.first, st.second, pd.first, pd.second, 0, 0};
     if (kh < 1 || kw < 1) throw py::value_error("kernel size must be >= 1");
-    const int64_t hp = h + 2 * s.ph - kh, wp = w + 2 * s.pw - kw;
-    s.ho = hp < 0 ? 0 : hp / s.sh + 1;
-    s.wo = wp < 0 ? 0 : wp / s.sw + 1;
-    if (s.ho != gs[2] || s.wo != gs[3])
+    const ConvGeometry s = ConvGeometry::make(gs[0], cin, h, w, gs[1], kh, kw, st.first, st.second, pd.first, pd.second);
+    if (s.Ho != gs[2] || s.Wo != gs[3])
         throw py::value_error("grad_shape spatial size (" + std::to_string(gs[2]) + ", " + std::to_string(gs[3]) +
-                              ") does not match the conv output (" + std::to_string(s.ho) + ", " +
-                              std::to_string(s.wo) + ")");
-    require_int32_extent(s.cout, "Cout");
-    require_int32_extent(s.n * s.ho * s.wo, "N*Ho*Wo");
+                              ") does not match the conv output (" + std::to_string(s.Ho) + ", " +
+                              std::to_string(s.Wo) + ")");
+    require_int32_extent(s.Cout, "Cout");
+    require_int32_extent(s.N * s.Ho * s.Wo, "N*Ho*Wo");
     return s;
 }
 
@@ -153,10 +150,10 @@ void bind_actgrad_bwd(py::module_& m) {
             if (w.shape(0) != gs[1])
                 throw py::value_error("weight.shape[0] = " + std::to_string(w.shape(0)) +
                                       " must equal grad_shape[1] = " + std::to_string(gs[1]));
-            ConvShape s = conv_shape(gs, w.shape(1), hw[0], hw[1], w.shape(2), w.shape(3), stride, padding);
+            ConvGeometry s = conv_shape(gs, w.shape(1), hw[0], hw[1], w.shape(2), w.shape(3), stride, padding);
             auto c = check_rowbitmap(bits, vals, rowptr, gs[0] * gs[1], gs[2] * gs[3]);
             auto o = call_opts(isa, threads);
-            py::array_t<float> dx({s.n, s.cin, s.h, s.w});
+            py::array_t<float> dx({s.N, s.Cin, s.H, s.W});
             float* dp = dx.mutable_data();
             const float* wp = w.data();
             {
@@ -180,10 +177,10 @@ void bind_actgrad_bwd(py::module_& m) {
             if (x.shape(0) != gs[0])
                 throw py::value_error("input.shape[0] = " + std::to_string(x.shape(0)) +
                                       " must equal grad_shape[0] = " + std::to_string(gs[0]));
-            ConvShape s = conv_shape(gs, x.shape(1), x.shape(2), x.shape(3), k[0], k[1], stride, padding);
+            ConvGeometry s = conv_shape(gs, x.shape(1), x.shape(2), x.shape(3), k[0], k[1], stride, padding);
             auto c = check_rowbitmap(bits, vals, rowptr, gs[0] * gs[1], gs[2] * gs[3]);
             auto o = call_opts(isa, threads);
-            py::array_t<float> dw({s.cout, s.cin, s.kh, s.kw});
+            py::array_t<float> dw({s.Cout, s.Cin, s.kh, s.kw});
             float* dp = dw.mutable_data();
             const float* xp = x.data();
             {

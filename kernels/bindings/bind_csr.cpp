@@ -89,7 +89,7 @@ Trans check_trans(py::object p, py::object s, py::object c, py::object t, int64_
     return T;
 }
 
-CsrConvShape conv_shape(const std::vector<int64_t>& xs, const std::vector<int64_t>& ws, int64_t stride,
+ConvGeometry conv_shape(const std::vector<int64_t>& xs, const std::vector<int64_t>& ws, int64_t stride,
                         int64_t padding) {
     if (stride < 1) throw py::value_error("stride must be >= 1, got " + std::to_string(stride));
     if (padding < 0) throw py::value_error("padding must be >= 0, got " + std::to_string(padding));
@@ -97,11 +97,9 @@ CsrConvShape conv_shape(const std::vector<int64_t>& xs, const std::vector<int64_
     if (xs[1] != ws[1])
         throw py::value_error("x has " + std::to_string(xs[1]) + " channels but the weight expects " +
                               std::to_string(ws[1]));
-    CsrConvShape g{xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], stride, padding, 0, 0};
     if (xs[2] + 2 * padding < ws[2] || xs[3] + 2 * padding < ws[3])
         throw py::value_error("input (padded) is smaller than the kernel");
-    g.Ho = (g.H + 2 * padding - g.kh) / stride + 1;
-    g.Wo = (g.W + 2 * padding - g.kw) / stride + 1;
+    const ConvGeometry g = ConvGeometry::make(xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], stride, padding);
     // Per-image prepared buffers are indexed with int32 offsets.
     const int64_t Hq = (g.H + 2 * padding + stride - 1) / stride, Wq = (g.W + 2 * padding + stride - 1) / stride;
     require_int32_extent(g.Cin * stride * stride * Hq * Wq + 4096, "prepared input per image");
@@ -191,14 +189,14 @@ void bind_csr(py::module_& m) {
            int64_t padding, py::object isa, int threads) {
             auto ws = shape4(wshape, "weight_shape");
             auto x = typed<float>(x_obj, "x", 4);
-            CsrConvShape g = conv_shape(dims(x), ws, stride, padding);
+            ConvGeometry g = conv_shape(dims(x), ws, stride, padding);
             Csr c = check_csr(rp, col, ws[0], ws[1] * ws[2] * ws[3]);
             auto val = check_values(v, c.nnz);
             auto o = call_opts(isa, threads);
             auto y = new_f32({py::ssize_t(g.N), py::ssize_t(g.Cout), py::ssize_t(g.Ho), py::ssize_t(g.Wo)});
             {
                 py::gil_scoped_release nogil;
-                csr_for(Isa(o.isa)).conv_forward(g, c.row_ptr.data(), c.col.data(), val.data(), x.data(),
+                csr_conv_forward(Isa(o.isa), g, c.row_ptr.data(), c.col.data(), val.data(), x.data(),
                                                  y.mutable_data(), o.threads);
             }
             return y;
@@ -213,7 +211,7 @@ void bind_csr(py::module_& m) {
            py::tuple xshape, py::tuple wshape, int64_t stride, int64_t padding, py::object isa, int threads) {
             auto ws = shape4(wshape, "weight_shape");
             auto xs = shape4(xshape, "x_shape");
-            CsrConvShape g = conv_shape(xs, ws, stride, padding);
+            ConvGeometry g = conv_shape(xs, ws, stride, padding);
             auto dy = typed<float>(dy_obj, "dy", 4);
             require_shape(dy, "dy", {py::ssize_t(g.N), py::ssize_t(g.Cout), py::ssize_t(g.Ho), py::ssize_t(g.Wo)});
             auto val = typed<float>(v, "values", 1);
@@ -223,7 +221,7 @@ void bind_csr(py::module_& m) {
             auto dx = new_f32({py::ssize_t(g.N), py::ssize_t(g.Cin), py::ssize_t(g.H), py::ssize_t(g.W)});
             {
                 py::gil_scoped_release nogil;
-                csr_for(Isa(o.isa)).conv_backward_data(g, T.ptr.data(), T.src.data(), T.co.data(), T.tap.data(),
+                csr_conv_backward_data(Isa(o.isa), g, T.ptr.data(), T.src.data(), T.co.data(), T.tap.data(),
                                                        val.data(), dy.data(), dx.mutable_data(), o.threads);
             }
             return dx;
@@ -239,7 +237,7 @@ void bind_csr(py::module_& m) {
            int64_t padding, py::object isa, int threads) {
             auto ws = shape4(wshape, "weight_shape");
             auto x = typed<float>(x_obj, "x", 4);
-            CsrConvShape g = conv_shape(dims(x), ws, stride, padding);
+            ConvGeometry g = conv_shape(dims(x), ws, stride, padding);
             auto dy = typed<float>(dy_obj, "dy", 4);
             require_shape(dy, "dy", {py::ssize_t(g.N), py::ssize_t(g.Cout), py::ssize_t(g.Ho), py::ssize_t(g.Wo)});
             Csr c = check_csr(rp, col, ws[0], ws[1] * ws[2] * ws[3]);
@@ -247,7 +245,7 @@ void bind_csr(py::module_& m) {
             auto dv = new_f32({py::ssize_t(c.nnz)});
             {
                 py::gil_scoped_release nogil;
-                csr_for(Isa(o.isa)).conv_weight_grad_sampled(g, c.row_ptr.data(), c.col.data(), x.data(), dy.data(),
+                csr_conv_weight_grad_sampled(Isa(o.isa), g, c.row_ptr.data(), c.col.data(), x.data(), dy.data(),
                                                              dv.mutable_data(), o.threads);
             }
             return dv;
@@ -270,7 +268,7 @@ void bind_csr(py::module_& m) {
             auto y = new_f32({py::ssize_t(B), py::ssize_t(out_features)});
             {
                 py::gil_scoped_release nogil;
-                csr_for(Isa(o.isa)).linear_forward(B, in, out_features, c.row_ptr.data(), c.col.data(), val.data(),
+                csr_linear_forward(Isa(o.isa), B, in, out_features, c.row_ptr.data(), c.col.data(), val.data(),
                                                    x.data(), y.mutable_data(), o.threads);
             }
             return y;
@@ -293,7 +291,7 @@ void bind_csr(py::module_& m) {
             auto dx = new_f32({py::ssize_t(B), py::ssize_t(in_features)});
             {
                 py::gil_scoped_release nogil;
-                csr_for(Isa(o.isa)).linear_backward_data(B, in_features, out, T.ptr.data(), T.src.data(),
+                csr_linear_backward_data(Isa(o.isa), B, in_features, out, T.ptr.data(), T.src.data(),
                                                          T.co.data(), val.data(), dy.data(), dx.mutable_data(),
                                                          o.threads);
             }
@@ -317,7 +315,7 @@ void bind_csr(py::module_& m) {
             auto dv = new_f32({py::ssize_t(c.nnz)});
             {
                 py::gil_scoped_release nogil;
-                csr_for(Isa(o.isa)).linear_weight_grad_sampled(B, in, out, c.row_ptr.data(), c.col.data(), x.data(),
+                csr_linear_weight_grad_sampled(Isa(o.isa), B, in, out, c.row_ptr.data(), c.col.data(), x.data(),
                                                                dy.data(), dv.mutable_data(), o.threads);
             }
             return dv;

@@ -1,11 +1,12 @@
-// Pattern-sparse 3x3 conv2d stages: see kernels/sparse/pattern.hpp.
+// Pattern-sparse 3x3 conv2d stages (kernels/sparse/pattern.hpp): argument conversion and
+// validation, then the family's entry point.
 #include <string>
 #include <vector>
 
-#include "../sparse/bsr.hpp"
-#include "../sparse/bsr_bind.hpp"
+#include "../common/phase_planes.hpp"
 #include "../sparse/pattern.hpp"
 #include "checks.hpp"
+#include "conv_args.hpp"
 
 namespace sb::bind {
 namespace {
@@ -13,7 +14,7 @@ namespace {
 struct Pat {
     py::array_t<float> values;
     py::array_t<int32_t> gptr, kci, lib;
-    WShape w;
+    ConvGeometry w;  // the weight part
     int64_t NP, nk;
 };
 
@@ -21,7 +22,7 @@ Pat check_pattern(const py::object* values, const py::object& gptr, const py::ob
                   const py::object& wshape) {
     Pat P;
     P.w = weight_shape(wshape, "weight_shape");
-    if (P.w.KH != 3 || P.w.KW != 3) throw py::value_error("pattern sparsity needs a 3x3 kernel");
+    if (P.w.kh != 3 || P.w.kw != 3) throw py::value_error("pattern sparsity needs a 3x3 kernel");
     P.lib = typed<int32_t>(library, "library", 2);
     if (P.lib.shape(1) != 4) throw py::value_error("library must have shape (NP, 4), got " + shape_str(P.lib));
     P.NP = P.lib.shape(0);
@@ -64,16 +65,9 @@ Pat check_pattern(const py::object* values, const py::object& gptr, const py::ob
     return P;
 }
 
-std::vector<int64_t> deltas(const Pat& P, const ConvGeom& g) {
-    std::vector<int64_t> d(4 * P.NP);
-    const int32_t* L = P.lib.data();
-    for (int64_t i = 0; i < 4 * P.NP; ++i) d[i] = g.tap_phase(L[i]) * g.PS + g.tap_off(L[i]);
-    return d;
-}
-
-int64_t chunk(int64_t qchunk, int64_t dflt) {
-    if (qchunk < 0) throw py::value_error("qchunk must be >= 0");
-    return qchunk == 0 ? dflt : round_up(qchunk, 16);
+PatternWeight weight_view(const Pat& P) {
+    return PatternWeight{P.values.size() ? P.values.data() : nullptr, P.gptr.data(), P.kci.data(), P.lib.data(), P.NP,
+                         P.nk};
 }
 
 py::object forward(py::object x_obj, py::object values, py::object gptr, py::object kci, py::object library,
@@ -84,21 +78,18 @@ py::object forward(py::object x_obj, py::object values, py::object gptr, py::obj
     auto o = call_opts(isa, threads);
     int64_t N, C, H, W;
     dims4(x, N, C, H, W);
-    ConvGeom g = conv_geom(N, H, W, P.w, stride, padding);
+    const ConvGeometry g = conv_geom(N, H, W, P.w, stride, padding);
     if (N == 0 || P.w.Cout == 0 || P.w.Cin == 0) return zeros_out(x, N, P.w.Cout, g.Ho, g.Wo);
-    require_int32_extent(P.w.Cin * g.nph * g.PS, "input buffer size");
+    const PhasePlanes pp = phase_planes(g);
+    require_int32_extent(P.w.Cin * pp.nph * pp.PS, "input buffer size");
     auto y = new_out(x, N, P.w.Cout, g.Ho, g.Wo);
+    const PatternWeight pw = weight_view(P);
     const float* xp = x.data();
     float* yp = y.mutable_data();
-    const int64_t qc = chunk(qchunk, 768);
+    check_qchunk(qchunk);
     {
         py::gil_scoped_release nogil;
-        auto d = deltas(P, g);
-        Scratch xv(0, P.w.Cin * g.nph * g.PS), yext(1, P.w.Cout * g.Lqr);
-        pack_input(g, xp, xv.p, P.w.Cin, o.threads);
-        pattern_for(Isa(o.isa)).forward(P.w.Cout, P.NP, P.gptr.data(), P.kci.data(), P.values.data(), d.data(), xv.p,
-                                        g.nph * g.PS, yext.p, g.Lqr, qc, o.threads);
-        unpack_output(g, yext.p, yp, o.threads);
+        pattern_conv_forward(Isa(o.isa), g, pw, xp, yp, qchunk, o.threads);
     }
     return std::move(y);
 }
@@ -113,58 +104,20 @@ py::object backward_data(py::object dy_obj, py::object values, py::object gptr, 
     for (auto v : xs)
         if (v < 0) throw py::value_error("x_shape must be non-negative");
     const int64_t N = xs[0], H = xs[2], W = xs[3];
-    ConvGeom g = conv_geom(N, H, W, P.w, stride, padding);
+    const ConvGeometry g = conv_geom(N, H, W, P.w, stride, padding);
     auto dy = typed<float>(dy_obj, "dy", 4);
     require_shape(dy, "dy", {py::ssize_t(N), py::ssize_t(P.w.Cout), py::ssize_t(g.Ho), py::ssize_t(g.Wo)});
     auto o = call_opts(isa, threads);
     if (N == 0 || P.w.Cout == 0 || P.w.Cin == 0) return zeros_out(dy, N, P.w.Cin, H, W);
-    require_int32_extent(P.w.Cout * g.DS, "output-gradient buffer size");
+    require_int32_extent(P.w.Cout * phase_planes(g).DS, "output-gradient buffer size");
     auto dx = new_out(dy, N, P.w.Cin, H, W);
+    const PatternWeight pw = weight_view(P);
     const float* dyp = dy.data();
     float* dxp = dx.mutable_data();
-    const int64_t qc = chunk(qchunk, 768);
+    check_qchunk(qchunk);
     {
         py::gil_scoped_release nogil;
-        const int64_t NP = P.NP, Cin = P.w.Cin, Cout = P.w.Cout;
-        const int32_t* gp = P.gptr.data();
-        const int32_t* c = P.kci.data();
-        std::vector<int32_t> tptr(Cin * NP + 1, 0), tco(P.nk), tk(P.nk);
-        for (int64_t co = 0; co < Cout; ++co)
-            for (int64_t p = 0; p < NP; ++p)
-                for (int64_t k = gp[co * NP + p]; k < gp[co * NP + p + 1]; ++k) ++tptr[c[k] * NP + p + 1];
-        for (int64_t i = 0; i < Cin * NP; ++i) tptr[i + 1] += tptr[i];
-        std::vector<int32_t> fill(tptr.begin(), tptr.end() - 1);
-        for (int64_t co = 0; co < Cout; ++co)
-            for (int64_t p = 0; p < NP; ++p)
-                for (int64_t k = gp[co * NP + p]; k < gp[co * NP + p + 1]; ++k) {
-                    int32_t& f = fill[c[k] * NP + p];
-                    tco[f] = int32_t(co);
-                    tk[f] = int32_t(k);
-                    ++f;
-                }
-        std::vector<int32_t> pcnt(NP * g.nph, 0), ptap(4 * NP * g.nph, 0);
-        std::vector<int64_t> pdy(4 * NP * g.nph, 0);
-        const int32_t* L = P.lib.data();
-        for (int64_t p = 0; p < NP; ++p)
-            for (int t = 0; t < 4; ++t) {
-                const int64_t pp = p * g.nph + g.tap_phase(L[4 * p + t]);
-                ptap[4 * pp + pcnt[pp]] = t;
-                pdy[4 * pp + pcnt[pp]] = g.max_off - g.tap_off(L[4 * p + t]);
-                ++pcnt[pp];
-            }
-        std::vector<int64_t> rlo(g.nph), rhi(g.nph);
-        for (int64_t ph = 0; ph < g.nph; ++ph) {
-            int64_t lo, hi;
-            g.phase_rows(ph, lo, hi);
-            rlo[ph] = round_down(lo * g.RL, 16);
-            rhi[ph] = std::max(rlo[ph], std::min(g.PS, round_up(hi * g.RL, 16)));
-        }
-        Scratch dye(0, Cout * g.DS), dxv(1, Cin * g.nph * g.PS);
-        pack_dy(g, dyp, dye.p, Cout, o.threads);
-        pattern_for(Isa(o.isa)).backward_data(Cin, NP, g.nph, tptr.data(), tco.data(), tk.data(), P.values.data(),
-                                              pcnt.data(), ptap.data(), pdy.data(), dye.p, g.DS, dxv.p, g.PS,
-                                              rlo.data(), rhi.data(), qc, o.threads);
-        unpack_dx(g, dxv.p, dxp, o.threads);
+        pattern_conv_backward_data(Isa(o.isa), g, pw, dyp, dxp, qchunk, o.threads);
     }
     return std::move(dx);
 }
@@ -176,7 +129,7 @@ py::object weight_grad(py::object x_obj, py::object dy_obj, py::object gptr, py:
     if (x.shape(1) != P.w.Cin) throw py::value_error("x channels must equal the weight's input channels");
     int64_t N, C, H, W;
     dims4(x, N, C, H, W);
-    ConvGeom g = conv_geom(N, H, W, P.w, stride, padding);
+    const ConvGeometry g = conv_geom(N, H, W, P.w, stride, padding);
     auto dy = typed<float>(dy_obj, "dy", 4);
     require_shape(dy, "dy", {py::ssize_t(N), py::ssize_t(P.w.Cout), py::ssize_t(g.Ho), py::ssize_t(g.Wo)});
     auto o = call_opts(isa, threads);
@@ -186,17 +139,13 @@ py::object weight_grad(py::object x_obj, py::object dy_obj, py::object gptr, py:
         if (grad.size()) std::memset(gp, 0, sizeof(float) * grad.size());
         return std::move(grad);
     }
+    const PatternWeight pw = weight_view(P);
     const float* xp = x.data();
     const float* dyp = dy.data();
-    const int64_t qc = chunk(qchunk, 1024);
+    check_qchunk(qchunk);
     {
         py::gil_scoped_release nogil;
-        auto d = deltas(P, g);
-        Scratch xv(0, P.w.Cin * g.nph * g.PS), dye(1, P.w.Cout * g.DS);
-        pack_input(g, xp, xv.p, P.w.Cin, o.threads);
-        pack_dy(g, dyp, dye.p, P.w.Cout, o.threads);
-        pattern_for(Isa(o.isa)).weight_grad(P.w.Cout, P.NP, P.gptr.data(), P.kci.data(), d.data(), xv.p, g.nph * g.PS,
-                                            dye.p, g.DS, g.max_off, g.Lqr, gp, qc, o.threads);
+        pattern_conv_weight_grad(Isa(o.isa), g, pw, xp, dyp, gp, qchunk, o.threads);
     }
     return std::move(grad);
 }

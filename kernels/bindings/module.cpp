@@ -8,6 +8,7 @@ namespace sb::bind {
 void bind_actgrad(py::module_& m);
 void bind_csr(py::module_& m);
 void bind_block(py::module_& m);
+void bind_filter(py::module_& m);
 void bind_pattern(py::module_& m);
 void bind_actgrad_bwd(py::module_& m);
 void bind_update(py::module_& m);
@@ -34,16 +35,9 @@ py::dict build_info() {
 #endif
     d["cxx_flags"] = SB_CXX_FLAGS;
     py::dict isa_flags;
-    isa_flags["scalar"] = SB_FLAGS_SCALAR;
-#ifdef SB_HAVE_AVX2
-    isa_flags["avx2"] = SB_FLAGS_AVX2;
-#endif
-#ifdef SB_HAVE_AVX512
-    isa_flags["avx512"] = SB_FLAGS_AVX512;
-#endif
-#ifdef SB_HAVE_NEON
-    isa_flags["neon"] = SB_FLAGS_NEON;
-#endif
+#define SB_ISA_X_FLAGS(isa) isa_flags[#isa] = SB_ISA_FLAGS_##isa;
+    SB_ISA_COMPILED(SB_ISA_X_FLAGS)
+#undef SB_ISA_X_FLAGS
     d["isa_flags"] = isa_flags;
     d["build_type"] = SB_BUILD_TYPE;
     d["openmp_version"] = _OPENMP;
@@ -55,6 +49,8 @@ py::dict build_info() {
 
 PYBIND11_MODULE(_kernels, m) {
     m.doc() = "sparsebench C++ kernels (per-ISA variants, OpenMP, GIL released)";
+    m.def("known_isas", [] { return isa_list(sb::known_isas()); },
+          "Every ISA variant of the build's list (CMakeLists.txt), compiled here or not, in preference order.");
     m.def("compiled_isas", [] { return isa_list(sb::compiled_isas()); });
     m.def("usable_isas", [] { return isa_list(sb::usable_isas()); });
     m.def(
@@ -79,6 +75,7 @@ PYBIND11_MODULE(_kernels, m) {
     sb::bind::bind_actgrad(m);
     sb::bind::bind_csr(m);
     sb::bind::bind_block(m);
+    sb::bind::bind_filter(m);
     sb::bind::bind_pattern(m);
     sb::bind::bind_actgrad_bwd(m);
     sb::bind::bind_update(m);

@@ -7,46 +7,28 @@
 
 namespace sb {
 
+#define SB_ISA_X_NAME(isa) case Isa::isa: return #isa;
 const char* isa_name(Isa isa) {
-    switch (isa) {
-        case Isa::scalar: return "scalar";
-        case Isa::avx2: return "avx2";
-        case Isa::avx512: return "avx512";
-        case Isa::neon: return "neon";
-    }
+    switch (isa) { SB_ISA_KNOWN(SB_ISA_X_NAME) }
     return "?";
 }
+#undef SB_ISA_X_NAME
 
-std::vector<Isa> compiled_isas() {
-    std::vector<Isa> out{Isa::scalar};
-#ifdef SB_HAVE_AVX2
-    out.push_back(Isa::avx2);
-#endif
-#ifdef SB_HAVE_AVX512
-    out.push_back(Isa::avx512);
-#endif
-#ifdef SB_HAVE_NEON
-    out.push_back(Isa::neon);
-#endif
-    return out;
+std::vector<Isa> known_isas() {
+#define SB_ISA_X_ITEM(isa) Isa::isa,
+    return {SB_ISA_KNOWN(SB_ISA_X_ITEM)};
 }
 
+std::vector<Isa> compiled_isas() { return {SB_ISA_COMPILED(SB_ISA_X_ITEM)}; }
+#undef SB_ISA_X_ITEM
+
 bool cpu_supports(Isa isa) {
+#define SB_ISA_X_DETECT(isa) case Isa::isa: return SB_ISA_DETECT_##isa();
     switch (isa) {
-        case Isa::scalar: return true;
-#if defined(__x86_64__) || defined(__i386__)
-        // __builtin_cpu_supports also checks that the OS saves the wider register state.
-        case Isa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-        case Isa::avx512:
-            return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                   __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-                   __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-#if defined(__aarch64__)
-        case Isa::neon: return true;  // Advanced SIMD is baseline on AArch64
-#endif
-        default: return false;
+        SB_ISA_COMPILED(SB_ISA_X_DETECT)
+        default: return false;  // not compiled for this architecture
     }
+#undef SB_ISA_X_DETECT
 }
 
 std::vector<Isa> usable_isas() {
@@ -76,7 +58,7 @@ Isa resolve_isa(const std::string& requested) {
             return best_isa();
         }
     }
-    for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::neon}) {
+    for (Isa isa : known_isas()) {
         if (name != isa_name(isa)) continue;
         bool compiled = false;
         for (Isa c : compiled_isas()) compiled |= (c == isa);
@@ -90,8 +72,8 @@ Isa resolve_isa(const std::string& requested) {
                                         known_list(usable_isas()) + ")");
         return isa;
     }
-    throw std::invalid_argument(source + ": unknown ISA variant '" + name +
-                                "' (known: scalar, avx2, avx512, neon, auto)");
+    throw std::invalid_argument(source + ": unknown ISA variant '" + name + "' (known: " +
+                                known_list(known_isas()) + ", auto)");
 }
 
 int resolve_threads(int threads) {

@@ -21,8 +21,12 @@
 // must never be merged by the linker.
 namespace sb::SB_ISA_NS::simd {
 
+// Per variant: W (float lanes per vector) and kVecRegs (architectural vector registers, which
+// the microkernels size their register tiles by). These branches are the only per-ISA code of
+// the kernels; a new variant of the CMake list adds one here.
 #if defined(SB_ISA_AVX512)
 constexpr int W = 16;
+constexpr int kVecRegs = 32;  // zmm0-31
 struct F { __m512 v; };
 struct U { __m512i v; };   // W lanes of uint32
 struct M { __mmask16 m; };
@@ -113,6 +117,7 @@ struct Acc8d {
 
 #elif defined(SB_ISA_AVX2)
 constexpr int W = 8;
+constexpr int kVecRegs = 16;
 struct F { __m256 v; };
 struct U { __m256i v; };
 struct M { __m256 m; };
@@ -209,6 +214,7 @@ struct Acc8d {
 
 #elif defined(SB_ISA_NEON)
 constexpr int W = 4;
+constexpr int kVecRegs = 32;  // v0-31
 struct F { float32x4_t v; };
 struct U { uint32x4_t v; };
 struct M { uint32x4_t m; };
@@ -295,6 +301,7 @@ struct Acc8d {
 
 #else  // SB_ISA_SCALAR: the C++ semantic reference; one lane.
 constexpr int W = 1;
+constexpr int kVecRegs = 16;  // tiles as for a 16-register ISA
 struct F { float v; };
 struct U { uint32_t v; };
 struct M { bool m; };

@@ -1,75 +1,21 @@
 // Compiled once per ISA (SB_ISA_NS names the namespace): see CMakeLists.txt and csr.hpp.
+// The microkernels of the CSR family: register-tile FMA over a plan's tiles and the SDDMM tile;
+// the layouts and the plan come from csr.cpp.
 #include <omp.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <vector>
 
 #include "../common/simd.hpp"
+#include "../common/workspace.hpp"
 #include "csr.hpp"
 
 namespace sb::SB_ISA_NS {
 namespace {
 
 using namespace simd;
-
-// Register tile: NB images x VV vectors of one flattened output plane, at most kMaxAcc vectors.
-constexpr int kMaxAcc = 8;
-
-inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-inline int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-inline int64_t ceildiv_signed(int64_t a, int64_t b) { return -floordiv(-a, b); }
-
-// --- grow-only scratch ---------------------------------------------------------------------
-// One set of buffers per calling thread, reused across calls: a fresh multi-MB buffer costs a
-// page fault per 4 KiB (milliseconds per call), a reused one costs nothing. Contents are
-// never assumed: every kernel writes what it later reads. Buffers above kKeepBytes are
-// released at the end of the call (release_big), so a huge layer does not pin memory.
-class Scratch {
-  public:
-    Scratch() = default;
-    Scratch(const Scratch&) = delete;
-    Scratch& operator=(const Scratch&) = delete;
-    ~Scratch() { std::free(p_); }
-    void* get(size_t bytes) {
-        if (bytes > cap_) {
-            std::free(p_);
-            p_ = nullptr;
-            cap_ = 0;
-            const size_t want = (bytes + 4095) / 4096 * 4096;
-            p_ = std::aligned_alloc(64, want);
-            if (!p_) throw std::bad_alloc();
-            cap_ = want;
-        }
-        return p_;
-    }
-    void release_if_above(size_t keep) {
-        if (cap_ > keep) {
-            std::free(p_);
-            p_ = nullptr;
-            cap_ = 0;
-        }
-    }
-
-  private:
-    void* p_ = nullptr;
-    size_t cap_ = 0;
-};
-enum Slot { kSlotIn, kSlotAux, kSlotOffs, kSlotVals, kSlotPtr, kNumSlots };
-constexpr size_t kKeepBytes = size_t(256) << 20;
-thread_local Scratch tls_scratch[kNumSlots];
-
-template <class T>
-T* scratch(Slot slot, int64_t n) {
-    return static_cast<T*>(tls_scratch[slot].get(sizeof(T) * size_t(std::max<int64_t>(n, 1))));
-}
-struct ReleaseBig {  // at the end of a kernel call
-    ~ReleaseBig() {
-        for (auto& s : tls_scratch) s.release_if_above(kKeepBytes);
-    }
-};
+using namespace csr_plan;
 
 // --- the shared core: rows of sparse weights x shifted contiguous input runs ---------------
 
@@ -107,29 +53,6 @@ const TileFn kTiles[8][8] = {SB_TILE_ROW(1), SB_TILE_ROW(2), SB_TILE_ROW(3), SB_
                              SB_TILE_ROW(5), SB_TILE_ROW(6), SB_TILE_ROW(7), SB_TILE_ROW(8)};
 #undef SB_TILE_ROW
 
-struct ClassGeom {
-    int64_t L;      // flattened output length (Arows * RS)
-    int64_t Arows, Acols;
-    int64_t dst_off, dst_row, dst_col;
-};
-
-struct Plan {
-    const float* in;
-    int64_t img;  // prepared input per image (floats)
-    int64_t nimg;
-    int64_t RS;   // row stride of the flattened plane
-    std::vector<ClassGeom> cls;
-    int64_t R;            // weight rows (output channels)
-    const int32_t* ptr;   // R * ncls + 1, index r * ncls + c
-    const float* vals;
-    const int32_t* offs;  // nondecreasing inside each (row, class) segment
-    int64_t chan;         // offsets of one input channel span [ch*chan, (ch+1)*chan)
-    int64_t chan_window;  // floats of one channel a tile of one image reads, beyond the tile itself
-    int64_t chan_runs;    // separate runs (stride phases) a tile reads per channel
-    float* out;
-    int64_t dst_img, dst_ch;
-};
-
 // A run of lanes [lo, hi) of tile vector acc going to out + row offset + off (+ lane * dst_col).
 struct Seg {
     int acc, lo, hi;
@@ -161,99 +84,21 @@ inline void emit_tile(const float* tb, const std::vector<Seg>& segs, float* dst,
     }
 }
 
-// L1 bytes the input window of one (tile, channel chunk) may take.
-constexpr int64_t kL1WindowBytes = 20 << 10;
-// Rows whose tiles stay in a per-thread buffer while the channel chunks stream past.
-constexpr int64_t kRowBlock = 16;
-// Chunk only when a (row, chunk) keeps at least this many nonzeros on average: each chunk
-// costs a reload and store of the tile.
-constexpr double kMinNnzPerChunk = 12.0;
-
-void run_plan(const Plan& P, int threads) {
-    struct Item {
-        int c, nb, vv;
-        int64_t n0, p0;
-    };
-    std::vector<Item> items;
+void run_tiles(const TileRun& P, int threads) {
+    if (P.total == 0) return;
     const int ncls = int(P.cls.size());
-    int max_tile = 1, max_nb = 1;
-    for (int c = 0; c < ncls; ++c) {
-        const int64_t L = P.cls[c].L;
-        if (L <= 0 || P.nimg <= 0) continue;
-        const int64_t V = cdiv(L, W);
-        if (V >= kMaxAcc) {
-            // Split V vectors into near-equal tiles of at most kMaxAcc.
-            const int64_t nt = cdiv(V, kMaxAcc);
-            for (int64_t n = 0; n < P.nimg; ++n) {
-                int64_t v0 = 0;
-                for (int64_t t = 0; t < nt; ++t) {
-                    const int64_t vv = V / nt + (t < V % nt ? 1 : 0);
-                    items.push_back({c, 1, int(vv), n, v0 * W});
-                    max_tile = std::max<int>(max_tile, int(vv));
-                    v0 += vv;
-                }
-            }
-        } else {
-            const int64_t NB = kMaxAcc / V;
-            for (int64_t n0 = 0; n0 < P.nimg; n0 += NB) {
-                const int nb = int(std::min(NB, P.nimg - n0));
-                items.push_back({c, nb, int(V), n0, 0});
-                max_tile = std::max<int>(max_tile, nb * int(V));
-                max_nb = std::max(max_nb, nb);
-            }
-        }
-    }
-    if (items.empty() || P.R <= 0) return;
-
-    // Channel chunks: the input window of one chunk (all its channels, for the tile's images)
-    // stays in L1 while every row of a row block consumes its nonzeros.
-    const int64_t nnz = P.ptr[P.R * ncls];
-    const int64_t nchan = P.chan > 0 ? cdiv(P.img, P.chan) : 1;
-    const int64_t win =
-        int64_t(sizeof(float)) * max_nb * P.chan_runs * (int64_t(max_tile / max_nb) * W + P.chan_window);
-    int64_t cpc = std::max<int64_t>(1, kL1WindowBytes / std::max<int64_t>(win, 1));  // channels per chunk
-    int64_t nch = cdiv(nchan, cpc);
-    if (nch > 1 && double(nnz) / double(P.R * ncls * nch) < kMinNnzPerChunk) {
-        nch = std::max<int64_t>(1, int64_t(double(nnz) / double(P.R * ncls) / kMinNnzPerChunk));
-        cpc = cdiv(nchan, nch);
-        nch = cdiv(nchan, cpc);
-    }
-    // cptr[(r*ncls + c)*(nch+1) + j]: first nonzero of chunk j in segment (r, c).
-    const int32_t* cptr = P.ptr;
-    int64_t cstride = 1;
-    if (nch > 1) {
-        int32_t* cp = scratch<int32_t>(kSlotPtr, P.R * ncls * (nch + 1));
-        const int64_t span = cpc * P.chan;
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t rc = 0; rc < P.R * ncls; ++rc) {
-            int32_t k = P.ptr[rc];
-            const int32_t k1 = P.ptr[rc + 1];
-            int32_t* o = cp + rc * (nch + 1);
-            for (int64_t j = 0; j < nch; ++j) {
-                o[j] = k;
-                while (k < k1 && P.offs[k] < (j + 1) * span) ++k;
-            }
-            o[nch] = k1;
-        }
-        cptr = cp;
-        cstride = nch + 1;
-    }
-
-    // Row chunks only when there are too few tiles to feed the threads.
-    const int64_t want = 4 * int64_t(threads);
-    const int64_t nrc = int64_t(items.size()) >= want ? 1 : std::min<int64_t>(P.R, cdiv(want, int64_t(items.size())));
-    const int64_t rchunk = cdiv(P.R, nrc);
-    const int64_t total = int64_t(items.size()) * nrc;
+    const int64_t nch = P.nch, cstride = P.cstride, nrc = P.nrc, rchunk = P.rchunk, total = P.total;
+    const int32_t* cptr = P.cptr;
+    const std::vector<TileItem>& items = P.items;
 #pragma omp parallel num_threads(threads)
     {
         const int64_t tile_floats = int64_t(kMaxAcc) * W;
-        std::vector<float, std::allocator<float>> tbv(size_t((nch > 1 ? kRowBlock : 1) * tile_floats + 16));
-        float* tbuf = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(tbv.data()) + 63) & ~uintptr_t(63));
+        float* tbuf = ws::get<float>(ws::kThreadTile, (nch > 1 ? kRowBlock : 1) * tile_floats);  // this worker's
         std::vector<Seg> segs;
         segs.reserve(64);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < total; ++it) {
-            const Item& I = items[it / nrc];
+            const TileItem& I = items[it / nrc];
             const int64_t r0 = (it % nrc) * rchunk, r1 = std::min(P.R, r0 + rchunk);
             const ClassGeom& cg = P.cls[I.c];
             const TileFn fn = kTiles[I.nb - 1][I.vv - 1];
@@ -307,19 +152,13 @@ using SddmmFn = void (*)(const float*, int64_t, const float*, int64_t, const int
 const SddmmFn kSddmm[8] = {&sddmm_tile<1>, &sddmm_tile<2>, &sddmm_tile<3>, &sddmm_tile<4>,
                            &sddmm_tile<5>, &sddmm_tile<6>, &sddmm_tile<7>, &sddmm_tile<8>};
 
-// dyf: (nimg, R, Lp) zero beyond the valid positions; x: nimg images of x_img floats (+ slack).
-void run_sddmm(int64_t R, const int32_t* row_ptr, const int32_t* offs, const float* dyf, int64_t Lp,
-               const float* x, int64_t x_img, int64_t nimg, float* dval, int threads) {
-    const int64_t nnz = row_ptr[R];
-    if (nnz == 0) return;
-    if (nimg <= 0 || Lp <= 0) {
-        std::fill(dval, dval + nnz, 0.0f);
-        return;
-    }
-    // Images per chunk: enough vectors to amortize the horizontal sums, few enough for L2.
-    // Depends on the shapes and W only, never on threads: results are thread-count independent.
-    int64_t nc = std::min(nimg, std::max<int64_t>(1, cdiv(32, Lp / W)));
-    while (nc > 1 && nc * x_img * int64_t(sizeof(float)) > (int64_t(1) << 20)) --nc;
+void run_sddmm(const SddmmRun& S, int threads) {
+    const int64_t R = S.R, Lp = S.Lp, x_img = S.x_img, nimg = S.nimg, nc = S.nc;
+    const int32_t* row_ptr = S.row_ptr;
+    const int32_t* offs = S.offs;
+    const float* dyf = S.dyf;
+    const float* x = S.x;
+    float* dval = S.dval;
     const int64_t dy_img = R * Lp;
     for (int64_t n0 = 0; n0 < nimg; n0 += nc) {
         const int64_t nn = std::min(nc, nimg - n0);
@@ -335,26 +174,13 @@ void run_sddmm(int64_t R, const int32_t* row_ptr, const int32_t* offs, const flo
     }
 }
 
-// --- layout preparation --------------------------------------------------------------------
+// --- layout passes (compiled with the variant's flags) -----------------------------------------
 
-// Zero-padded, stride-phase-split input: (N, Cin, s, s, Hq, Wq), prepared[.., ph, pw, r, c] =
-// x[.., r*s + ph - pad, c*s + pw - pad] (0 outside), followed by `slack` zeros.
-struct Prepared {
-    float* buf;
-    int64_t Hq, Wq, plane, img;
-};
-
-Prepared prepare_input(const CsrConvShape& g, const float* x, int64_t slack_extra, int threads) {
-    Prepared P;
-    const int64_t s = g.stride, Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
-    P.Hq = cdiv(Hp, s);
-    P.Wq = cdiv(Wp, s);
-    P.plane = P.Hq * P.Wq;
-    P.img = g.Cin * s * s * P.plane;
-    const int64_t slack = slack_extra + 2 * W;
-    P.buf = scratch<float>(kSlotIn, g.N * P.img + slack);
+// Fills P (see csr_plan::Prepared) from x: zero border, stride phases split, zero slack.
+void prepare_input(const ConvGeometry& g, const Prepared& P, const float* x, int threads) {
+    const int64_t s = g.sh;
     float* out = P.buf;
-    std::fill(out + g.N * P.img, out + g.N * P.img + slack, 0.0f);
+    std::fill(out + g.N * P.img, out + g.N * P.img + P.slack, 0.0f);
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
     for (int64_t n = 0; n < g.N; ++n)
         for (int64_t ci = 0; ci < g.Cin; ++ci) {
@@ -364,178 +190,29 @@ Prepared prepare_input(const CsrConvShape& g, const float* x, int64_t slack_extr
                     float* dst = out + n * P.img + ((ci * s + ph) * s + pw) * P.plane;
                     for (int64_t r = 0; r < P.Hq; ++r) {
                         float* d = dst + r * P.Wq;
-                        const int64_t h = r * s + ph - g.pad;
+                        const int64_t h = r * s + ph - g.ph;
                         if (h < 0 || h >= g.H) {
                             std::fill(d, d + P.Wq, 0.0f);
                             continue;
                         }
                         const float* srow = src + h * g.W;
                         if (s == 1) {
-                            const int64_t lo = std::min(g.pad, P.Wq), hi = std::min(P.Wq, g.pad + g.W);
+                            const int64_t lo = std::min(g.ph, P.Wq), hi = std::min(P.Wq, g.ph + g.W);
                             std::fill(d, d + lo, 0.0f);
-                            if (hi > lo) std::memcpy(d + lo, srow + (lo - g.pad), sizeof(float) * (hi - lo));
+                            if (hi > lo) std::memcpy(d + lo, srow + (lo - g.ph), sizeof(float) * (hi - lo));
                             std::fill(d + std::max(hi, lo), d + P.Wq, 0.0f);
                         } else {
                             for (int64_t c = 0; c < P.Wq; ++c) {
-                                const int64_t w = c * s + pw - g.pad;
+                                const int64_t w = c * s + pw - g.ph;
                                 d[c] = (w >= 0 && w < g.W) ? srow[w] : 0.0f;
                             }
                         }
                     }
                 }
         }
-    return P;
 }
 
-// Offset of each nonzero (ci, i, j) in the prepared input.
-int32_t* forward_offsets(const CsrConvShape& g, const Prepared& P, const int32_t* row_ptr, const int32_t* col,
-                         int threads) {
-    const int64_t kk = g.kh * g.kw, s = g.stride, nnz = row_ptr[g.Cout];
-    std::vector<int32_t> tapoff(size_t(std::max<int64_t>(kk, 1)));
-    for (int64_t i = 0; i < g.kh; ++i)
-        for (int64_t j = 0; j < g.kw; ++j)
-            tapoff[i * g.kw + j] = int32_t(((i % s) * s + (j % s)) * P.plane + (i / s) * P.Wq + (j / s));
-    int32_t* offs = scratch<int32_t>(kSlotOffs, nnz);
-    const int64_t cstride = s * s * P.plane;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t k = 0; k < nnz; ++k) {
-        const int32_t c = col[k];
-        const int32_t ci = int32_t(c / kk);
-        offs[k] = int32_t(ci * cstride) + tapoff[c - ci * kk];
-    }
-    return offs;
-}
-
-void conv_forward(const CsrConvShape& g, const int32_t* row_ptr, const int32_t* col, const float* val,
-                  const float* x, float* y, int threads) {
-    if (g.N == 0 || g.Cout == 0 || g.Ho <= 0 || g.Wo <= 0) return;
-    const int64_t Wq = cdiv(g.W + 2 * g.pad, g.stride);
-    const int64_t L = g.Ho * Wq;
-    ReleaseBig release;
-    const Prepared P = prepare_input(g, x, cdiv(L, W) * W, threads);
-    const int32_t* offs = forward_offsets(g, P, row_ptr, col, threads);
-    Plan pl;
-    pl.in = P.buf;
-    pl.img = P.img;
-    pl.nimg = g.N;
-    pl.RS = P.Wq;
-    pl.cls = {ClassGeom{L, g.Ho, g.Wo, 0, g.Wo, 1}};
-    pl.R = g.Cout;
-    pl.ptr = row_ptr;
-    pl.vals = val;
-    pl.offs = offs;
-    pl.chan = g.stride * g.stride * P.plane;
-    pl.chan_window = ((g.kh - 1) / g.stride) * P.Wq + (g.kw - 1) / g.stride;
-    pl.chan_runs = g.stride * g.stride;
-    pl.out = y;
-    pl.dst_img = g.Cout * g.Ho * g.Wo;
-    pl.dst_ch = g.Ho * g.Wo;
-    run_plan(pl, threads);
-}
-
-void conv_backward_data(const CsrConvShape& g, const int32_t* tptr, const int32_t* tsrc, const int32_t* tco,
-                        const int32_t* ttap, const float* val, const float* dy, float* dx, int threads) {
-    if (g.N == 0 || g.Cin == 0 || g.H == 0 || g.W == 0) return;
-    const int64_t s = g.stride, ncls = s * s;
-    const int64_t qh = cdiv(g.kh, s) - 1, qw = cdiv(g.kw, s) - 1;
-    std::vector<int64_t> alo_h(s), ah(s), alo_w(s), aw(s);
-    int64_t Hd = 1, Wd = 1;
-    for (int64_t r = 0; r < s; ++r) {
-        alo_h[r] = std::max<int64_t>(0, ceildiv_signed(g.pad - r, s));
-        const int64_t hi_h = ceildiv_signed(g.pad + g.H - r, s);
-        ah[r] = std::max<int64_t>(0, hi_h - alo_h[r]);
-        Hd = std::max(Hd, hi_h + qh);
-        alo_w[r] = std::max<int64_t>(0, ceildiv_signed(g.pad - r, s));
-        const int64_t hi_w = ceildiv_signed(g.pad + g.W - r, s);
-        aw[r] = std::max<int64_t>(0, hi_w - alo_w[r]);
-        Wd = std::max(Wd, hi_w + qw);
-    }
-    const int64_t plane = Hd * Wd, img = g.Cout * plane;
-    int64_t Vmax = 0;
-    for (int64_t r = 0; r < s; ++r) Vmax = std::max(Vmax, cdiv(ah[r] * Wd, W));
-    const int64_t slack = Vmax * W + 2 * W;
-    ReleaseBig release;
-    float* dyp = scratch<float>(kSlotIn, g.N * img + slack);
-    std::fill(dyp + g.N * img, dyp + g.N * img + slack, 0.0f);
-#pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
-    for (int64_t n = 0; n < g.N; ++n)
-        for (int64_t co = 0; co < g.Cout; ++co) {
-            float* d = dyp + (n * g.Cout + co) * plane;
-            const float* src = dy + (n * g.Cout + co) * g.Ho * g.Wo;
-            for (int64_t m = 0; m < Hd; ++m) {
-                float* drow = d + m * Wd;
-                const int64_t ho = m - qh;
-                if (ho < 0 || ho >= g.Ho) {
-                    std::fill(drow, drow + Wd, 0.0f);
-                    continue;
-                }
-                const int64_t lo = std::min(qw, Wd), hi = std::min(Wd, qw + g.Wo);
-                std::fill(drow, drow + lo, 0.0f);
-                if (hi > lo) std::memcpy(drow + lo, src + ho * g.Wo + (lo - qw), sizeof(float) * (hi - lo));
-                std::fill(drow + std::max(hi, lo), drow + Wd, 0.0f);
-            }
-        }
-    const int64_t nnz = tptr[g.Cin * ncls];
-    float* tval = scratch<float>(kSlotVals, nnz);
-    int32_t* toff = scratch<int32_t>(kSlotOffs, nnz);
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t t = 0; t < nnz; ++t) {
-        tval[t] = val[tsrc[t]];
-        const int64_t i = ttap[t] / g.kw, j = ttap[t] % g.kw;
-        toff[t] = int32_t(tco[t] * plane + (alo_h[i % s] - i / s + qh) * Wd + (alo_w[j % s] - j / s + qw));
-    }
-    Plan pl;
-    pl.in = dyp;
-    pl.img = img;
-    pl.nimg = g.N;
-    pl.RS = Wd;
-    for (int64_t rh = 0; rh < s; ++rh)
-        for (int64_t rw = 0; rw < s; ++rw)
-            pl.cls.push_back(ClassGeom{ah[rh] * Wd, ah[rh], aw[rw],
-                                       (s * alo_h[rh] + rh - g.pad) * g.W + (s * alo_w[rw] + rw - g.pad), s * g.W,
-                                       s});
-    pl.R = g.Cin;
-    pl.ptr = tptr;
-    pl.vals = tval;
-    pl.offs = toff;
-    pl.chan = plane;
-    pl.chan_window = qh * Wd + qw;
-    pl.chan_runs = 1;
-    pl.out = dx;
-    pl.dst_img = g.Cin * g.H * g.W;
-    pl.dst_ch = g.H * g.W;
-    run_plan(pl, threads);
-}
-
-void conv_weight_grad_sampled(const CsrConvShape& g, const int32_t* row_ptr, const int32_t* col, const float* x,
-                              const float* dy, float* dval, int threads) {
-    const int64_t nnz = row_ptr[g.Cout];
-    if (nnz == 0) return;
-    if (g.N == 0 || g.Ho <= 0 || g.Wo <= 0) {
-        std::fill(dval, dval + nnz, 0.0f);
-        return;
-    }
-    const int64_t Wq = cdiv(g.W + 2 * g.pad, g.stride);
-    const int64_t L = g.Ho * Wq, Lp = cdiv(L, W) * W;
-    ReleaseBig release;
-    const Prepared P = prepare_input(g, x, Lp, threads);
-    const int32_t* offs = forward_offsets(g, P, row_ptr, col, threads);
-    float* dyf = scratch<float>(kSlotAux, g.N * g.Cout * Lp);
-#pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
-    for (int64_t n = 0; n < g.N; ++n)
-        for (int64_t co = 0; co < g.Cout; ++co) {
-            float* d = dyf + (n * g.Cout + co) * Lp;
-            const float* src = dy + (n * g.Cout + co) * g.Ho * g.Wo;
-            for (int64_t ho = 0; ho < g.Ho; ++ho) {
-                std::memcpy(d + ho * Wq, src + ho * g.Wo, sizeof(float) * g.Wo);
-                std::fill(d + ho * Wq + g.Wo, d + (ho + 1) * Wq, 0.0f);
-            }
-            std::fill(d + g.Ho * Wq, d + Lp, 0.0f);
-        }
-    run_sddmm(g.Cout, row_ptr, offs, dyf, Lp, P.buf, P.img, g.N, dval, threads);
-}
-
-// --- linear: the same cores with the batch as the vector dimension ---------------------------
+// --- linear layouts: the batch as the vector dimension ----------------------------------------
 
 // a (rows, cols) -> out (cols, ld) with out[c, r] = a[r, c]; columns r >= rows of out untouched.
 void transpose(const float* a, int64_t rows, int64_t cols, float* out, int64_t ld, int threads) {
@@ -549,98 +226,8 @@ void transpose(const float* a, int64_t rows, int64_t cols, float* out, int64_t l
         }
 }
 
-void linear_forward(int64_t B, int64_t in, int64_t out, const int32_t* row_ptr, const int32_t* col,
-                    const float* val, const float* x, float* y, int threads) {
-    if (B == 0 || out == 0) return;
-    ReleaseBig release;
-    const int64_t slack = cdiv(B, W) * W + 2 * W;
-    float* xt = scratch<float>(kSlotIn, in * B + slack);
-    std::fill(xt + in * B, xt + in * B + slack, 0.0f);
-    transpose(x, B, in, xt, B, threads);
-    const int64_t nnz = row_ptr[out];
-    int32_t* offs = scratch<int32_t>(kSlotOffs, nnz);
-    for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * B);
-    Plan pl;
-    pl.in = xt;
-    pl.img = in * B;
-    pl.nimg = 1;
-    pl.RS = B;
-    pl.cls = {ClassGeom{B, 1, B, 0, 0, out}};
-    pl.R = out;
-    pl.ptr = row_ptr;
-    pl.vals = val;
-    pl.offs = offs;
-    pl.chan = B;
-    pl.chan_window = 0;
-    pl.chan_runs = 1;
-    pl.out = y;
-    pl.dst_img = 0;
-    pl.dst_ch = 1;
-    run_plan(pl, threads);
-}
-
-void linear_backward_data(int64_t B, int64_t in, int64_t out, const int32_t* tptr, const int32_t* tsrc,
-                          const int32_t* tco, const float* val, const float* dy, float* dx, int threads) {
-    if (B == 0 || in == 0) return;
-    ReleaseBig release;
-    const int64_t slack = cdiv(B, W) * W + 2 * W;
-    float* dyt = scratch<float>(kSlotIn, out * B + slack);
-    std::fill(dyt + out * B, dyt + out * B + slack, 0.0f);
-    transpose(dy, B, out, dyt, B, threads);
-    const int64_t nnz = tptr[in];
-    float* tval = scratch<float>(kSlotVals, nnz);
-    int32_t* toff = scratch<int32_t>(kSlotOffs, nnz);
-    for (int64_t t = 0; t < nnz; ++t) {
-        tval[t] = val[tsrc[t]];
-        toff[t] = int32_t(tco[t] * B);
-    }
-    Plan pl;
-    pl.in = dyt;
-    pl.img = out * B;
-    pl.nimg = 1;
-    pl.RS = B;
-    pl.cls = {ClassGeom{B, 1, B, 0, 0, in}};
-    pl.R = in;
-    pl.ptr = tptr;
-    pl.vals = tval;
-    pl.offs = toff;
-    pl.chan = B;
-    pl.chan_window = 0;
-    pl.chan_runs = 1;
-    pl.out = dx;
-    pl.dst_img = 0;
-    pl.dst_ch = 1;
-    run_plan(pl, threads);
-}
-
-void linear_weight_grad_sampled(int64_t B, int64_t in, int64_t out, const int32_t* row_ptr, const int32_t* col,
-                                const float* x, const float* dy, float* dval, int threads) {
-    const int64_t nnz = row_ptr[out];
-    if (nnz == 0) return;
-    if (B == 0) {
-        std::fill(dval, dval + nnz, 0.0f);
-        return;
-    }
-    ReleaseBig release;
-    const int64_t Lp = cdiv(B, W) * W;
-    float* xt = scratch<float>(kSlotIn, in * Lp + 2 * W);
-    float* dyt = scratch<float>(kSlotAux, out * Lp);
-    // Only the pad columns [B, Lp) and the slack are not overwritten by the transposes.
-    if (Lp > B) {
-        for (int64_t r = 0; r < in; ++r) std::fill(xt + r * Lp + B, xt + (r + 1) * Lp, 0.0f);
-        for (int64_t r = 0; r < out; ++r) std::fill(dyt + r * Lp + B, dyt + (r + 1) * Lp, 0.0f);
-    }
-    std::fill(xt + in * Lp, xt + in * Lp + 2 * W, 0.0f);
-    transpose(x, B, in, xt, Lp, threads);
-    transpose(dy, B, out, dyt, Lp, threads);
-    int32_t* offs = scratch<int32_t>(kSlotOffs, nnz);
-    for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * Lp);
-    run_sddmm(out, row_ptr, offs, dyt, Lp, xt, in * Lp, 1, dval, threads);
-}
-
 }  // namespace
 
-extern const CsrKernels csr = {&conv_forward,  &conv_backward_data,   &conv_weight_grad_sampled,
-                               &linear_forward, &linear_backward_data, &linear_weight_grad_sampled};
+extern const CsrKernels csr = {W, &run_tiles, &run_sddmm, &prepare_input, &transpose};
 
 }  // namespace sb::SB_ISA_NS

@@ -7,11 +7,15 @@
 // group the 4 tap offsets are loop invariants, so the inner loop has no branch and decodes one
 // int32 per kernel (amortized over 4 taps x V pixel vectors).
 //
-// Activations use the phase-plane layout of bsr.hpp (ConvGeom).
+// Activations use the phase-plane layout of kernels/common/phase_planes.hpp.
+//
+// Files: pattern.cpp plans each stage (tap deltas, the transposed groups of backward-data, the
+// per-phase tap lists) and runs it; pattern_impl.cpp holds the per-ISA microkernels (this table).
 #pragma once
 
 #include <cstdint>
 
+#include "../common/geometry.hpp"
 #include "../common/isa.hpp"
 
 namespace sb {
@@ -36,5 +40,24 @@ struct PatternKernels {
 };
 
 SB_DECLARE_ISA_TABLE(PatternKernels, pattern)
+
+// A validated pattern-sparse 3x3 weight (see the format above); arrays borrowed from the caller.
+struct PatternWeight {
+    const float* values;   // 4 * nk (unused by the weight gradient)
+    const int32_t* gptr;   // Cout * NP + 1
+    const int32_t* kci;    // nk
+    const int32_t* lib;    // NP x 4 taps kh*3+kw
+    int64_t NP, nk;
+};
+
+// Family entry points (pattern.cpp). g: the complete conv geometry (kh = kw = 3, uniform
+// stride / padding; Ho, Wo >= 1; N, Cin, Cout >= 1). qchunk >= 0 (0: the stage's default).
+void pattern_conv_forward(Isa isa, const ConvGeometry& g, const PatternWeight& P, const float* x, float* y,
+                          int64_t qchunk, int threads);
+void pattern_conv_backward_data(Isa isa, const ConvGeometry& g, const PatternWeight& P, const float* dy, float* dx,
+                                int64_t qchunk, int threads);
+// grad: 4 * nk, in the values' storage order.
+void pattern_conv_weight_grad(Isa isa, const ConvGeometry& g, const PatternWeight& P, const float* x,
+                              const float* dy, float* grad, int64_t qchunk, int threads);
 
 }  // namespace sb

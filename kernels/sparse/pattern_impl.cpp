@@ -11,11 +11,7 @@ namespace {
 
 using namespace simd;
 
-#if defined(SB_ISA_AVX2) || defined(SB_ISA_SCALAR)
-constexpr int kV = 6;
-#else
-constexpr int kV = 12;
-#endif
+constexpr int kV = kVecRegs >= 32 ? 12 : 6;
 
 // One output row, V pixel vectors, all kernels of one pattern group (4 taps each).
 template <int V>

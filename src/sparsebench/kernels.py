@@ -20,7 +20,8 @@ import torch  # imported first so the extension reuses torch's OpenMP runtime (s
 from . import _kernels
 
 ISA_ENV = "SPARSEBENCH_ISA"
-KNOWN_ISAS = ("scalar", "avx2", "avx512", "neon")
+# Every variant of the build's one ISA list (CMakeLists.txt, sb_isa_variant), in preference order.
+KNOWN_ISAS = tuple(_kernels.known_isas())
 
 
 def compiled_isas() -> list[str]:

@@ -4,12 +4,15 @@
 #   2. an arm64 sysroot with CPython + numpy + pytest from Debian .debs (tools/arm/sysroot.sh);
 #   3. cross-build of sparsebench._kernels for aarch64 with plain CMake + Ninja (not
 #      scikit-build-core) and tools/arm/aarch64-toolchain.cmake (emulator: qemu-aarch64);
-#   4. test vectors: every registered op's cases through its kernel on x86 (scalar variant),
+#   4. test vectors: every registered op's cases through its kernel on x86 (reference variant),
 #      raw calls into _kernels recorded (tools/arm/record.py, needs torch + sparsebench);
-#   5. simd probe: every op of kernels/common/simd.hpp, neon (qemu) and the x86 variants the
-#      host runs, against the scalar branch, bit for bit (tools/arm/simd_probe.cpp);
-#   6. replay of every recorded call on aarch64 under qemu with isa=neon and isa=scalar,
-#      threads=1 and 2 (pytest in the sysroot, tools/arm/test_replay.py; numpy only).
+#   5. simd probe: every op of kernels/common/simd.hpp, the aarch64 variants (qemu) and the x86
+#      variants the host runs, against the reference branch, bit for bit
+#      (tools/arm/simd_probe.cpp); variants and flags come from the ISA list in CMakeLists.txt
+#      (the cross build's generated/sb_isa_variants.tsv, the x86 extension's build_info());
+#   6. replay of every recorded call on aarch64 under qemu with every variant the cross build
+#      compiled (all of the list's aarch64 ones required), threads=1 and 2 (pytest in the
+#      sysroot, tools/arm/test_replay.py; numpy only).
 # Everything it downloads or builds lives under $SB_ARM_DIR (default build/arm, gitignored), so
 # a rerun only rebuilds what changed and re-records the vectors. Correctness only: timings under
 # emulation mean nothing.
@@ -103,38 +106,51 @@ SO=$(ls "$BUILD"/_kernels.cpython-*-aarch64-linux-gnu.so 2>/dev/null | head -n1)
 [ -n "$SO" ] || die "no aarch64 extension built in $BUILD"
 aarch64-linux-gnu-readelf -h "$SO" | grep -q AArch64 || die "$SO is not an aarch64 object"
 
-step "simd probe: every simd.hpp op, variant vs scalar, bit for bit (neon under qemu; x86 natively)"
-# Flags as CMakeLists.txt's SB_COMMON_ISA_FLAGS / SB_FLAGS_<isa>.
+step "simd probe: every simd.hpp op, variant vs the reference, bit for bit (aarch64 under qemu; x86 natively)"
+# The variants and their flags come from the one ISA list (CMakeLists.txt): for aarch64 the
+# cross build's generated table, for x86 the x86 extension's build_info().
+ISA_TSV="$BUILD/generated/sb_isa_variants.tsv"  # name, arch, compiled (1/0), flags
+[ -r "$ISA_TSV" ] || die "no ISA table $ISA_TSV from the cross build"
+REF=$(head -n1 "$ISA_TSV" | cut -f1)  # the list's first entry: the semantic reference
+ARM_ISAS=$(awk -F'\t' '$3 == 1 { printf "%s%s", sep, $1; sep = "," }' "$ISA_TSV")
+ARM_REQUIRE=$(awk -F'\t' '$2 == "aarch64" { printf "%s%s", sep, $1; sep = "," }' "$ISA_TSV")
+echo "aarch64 variants: compiled $ARM_ISAS (required: $ARM_REQUIRE; reference: $REF)"
 PROBE="$SB_ARM_DIR/simd-probe"
 mkdir -p "$PROBE"
-COMMON="-std=c++17 -O3 -ffp-contract=off -fno-math-errno"
 probe_rc=0
-build_probe() {  # compiler isa "isa flags"
-    local cxx=$1 isa=$2 flags=$3 ISA; ISA=$(echo "$isa" | tr a-z A-Z)
-    $cxx $COMMON $flags -DSB_ISA_$ISA -DSB_ISA_NS=$isa -c "$REPO/tools/arm/simd_probe.cpp" -o "$PROBE/$isa.o" &&
-    $cxx $COMMON -fno-tree-vectorize -DSB_ISA_SCALAR -DSB_ISA_NS=scalar -DSB_PROBE_MAIN=1 -DSB_PROBE_ISA=$isa \
-        -c "$REPO/tools/arm/simd_probe.cpp" -o "$PROBE/scalar-$isa.o" &&
-    $cxx "$PROBE/$isa.o" "$PROBE/scalar-$isa.o" -o "$PROBE/probe-$isa"
+build_probe() {  # compiler isa "isa flags" "reference flags" (flags as the ISA translation units get them)
+    local cxx=$1 isa=$2 flags=$3 ref_flags=$4 ISA REFU
+    ISA=$(echo "$isa" | tr a-z A-Z); REFU=$(echo "$REF" | tr a-z A-Z)
+    $cxx -std=c++17 $flags -DSB_ISA_$ISA -DSB_ISA_NS=$isa -c "$REPO/tools/arm/simd_probe.cpp" -o "$PROBE/$isa.o" &&
+    $cxx -std=c++17 $ref_flags -DSB_ISA_$REFU -DSB_ISA_NS=$REF -DSB_PROBE_MAIN=1 -DSB_PROBE_ISA=$isa \
+        -c "$REPO/tools/arm/simd_probe.cpp" -o "$PROBE/$REF-$isa.o" &&
+    $cxx "$PROBE/$isa.o" "$PROBE/$REF-$isa.o" -o "$PROBE/probe-$isa"
 }
-build_probe aarch64-linux-gnu-g++ neon "" || die "simd probe does not compile for neon"
-"$QEMU" -L "$SYSROOT" "$PROBE/probe-neon" || probe_rc=1
-cpuflags=$(grep -m1 '^flags' /proc/cpuinfo || true)
-has() { for f in "$@"; do grep -qw "$f" <<<"$cpuflags" || return 1; done; }
-if has avx2 fma && command -v g++ >/dev/null; then
-    build_probe g++ avx2 "-mavx2 -mfma" && "$PROBE/probe-avx2" || probe_rc=1
-fi
-if has avx512f avx512dq avx512bw avx512vl && command -v g++ >/dev/null; then
-    build_probe g++ avx512 "-mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma" && "$PROBE/probe-avx512" || probe_rc=1
+REF_FLAGS=$(awk -F'\t' -v r="$REF" '$1 == r { print $4 }' "$ISA_TSV")
+while IFS=$'\t' read -r isa arch compiled flags; do
+    [ "$compiled" = 1 ] && [ "$isa" != "$REF" ] || continue
+    build_probe aarch64-linux-gnu-g++ "$isa" "$flags" "$REF_FLAGS" || die "simd probe does not compile for $isa"
+    "$QEMU" -L "$SYSROOT" "$PROBE/probe-$isa" || probe_rc=1
+done < "$ISA_TSV"
+if command -v g++ >/dev/null; then
+    # name <TAB> flags of every x86 variant this CPU runs, reference first.
+    X86_ISAS=$("$PYTHON" -c "from sparsebench import _kernels as k; f = k.build_info()['isa_flags']; [print(i + chr(9) + f[i]) for i in k.usable_isas()]") \
+        || die "PYTHON=$PYTHON cannot import sparsebench._kernels (activate the project's venv)"
+    X86_REF_FLAGS=$(awk -F'\t' -v r="$REF" '$1 == r { print $2 }' <<<"$X86_ISAS")
+    while IFS=$'\t' read -r isa flags; do
+        [ "$isa" != "$REF" ] || continue
+        build_probe g++ "$isa" "$flags" "$X86_REF_FLAGS" && "$PROBE/probe-$isa" || probe_rc=1
+    done <<<"$X86_ISAS"
 fi
 
-step "record test vectors on x86 (scalar variant, every registered op)"
+step "record test vectors on x86 (reference variant $REF, every registered op)"
 VECTORS="$SB_ARM_DIR/vectors/vectors.npz"
 "$PYTHON" -c "import torch, sparsebench.kernels" || die "PYTHON=$PYTHON cannot import torch and sparsebench (activate the project's venv)"
-"$PYTHON" "$REPO/tools/arm/record.py" -o "$VECTORS" --max-elements "${SB_ARM_MAX_ELEMENTS:-200000}"
+"$PYTHON" "$REPO/tools/arm/record.py" -o "$VECTORS" --isa "$REF" --max-elements "${SB_ARM_MAX_ELEMENTS:-200000}"
 
-step "replay on aarch64 under qemu ($QEMU_CPU): isa=neon,scalar threads=1,2"
+step "replay on aarch64 under qemu ($QEMU_CPU): isa=$ARM_ISAS threads=1,2"
 set +e
-SB_ARM_VECTORS="$VECTORS" SB_ARM_KERNELS="$SO" SB_ARM_ISAS=neon,scalar SB_ARM_THREADS=1,2 SB_ARM_REQUIRE=neon \
+SB_ARM_VECTORS="$VECTORS" SB_ARM_KERNELS="$SO" SB_ARM_ISAS=$ARM_ISAS SB_ARM_THREADS=1,2 SB_ARM_REQUIRE=$ARM_REQUIRE \
     "$PYARM" -m pytest -q -p no:cacheprovider --rootdir "$REPO/tools/arm" -c /dev/null \
     --tb=short ${SB_ARM_PYTEST_ARGS:-} "$REPO/tools/arm/test_replay.py"
 rc=$?

@@ -1,9 +1,10 @@
 // Lane-wise semantics of kernels/common/simd.hpp, ISA variant vs scalar, bit for bit, on
 // adversarial values (NaN, +-0, +-inf, subnormals, ties). Covers the simd ops no registered
 // kernel uses yet (fmadd, max, hmax, ...), which the replayed test vectors cannot reach.
-// Built twice into one program by tools/arm/run_tier.sh:
-//   -DSB_PROBE_PART=isa    -DSB_ISA_NEON   -DSB_ISA_NS=neon    (the variant under test)
-//   -DSB_PROBE_PART=scalar -DSB_ISA_SCALAR -DSB_ISA_NS=scalar  (reference; also holds main)
+// Built twice into one program by tools/arm/run_tier.sh, with the flags of the ISA list:
+//   -DSB_ISA_<VARIANT>   -DSB_ISA_NS=<variant>                                (the variant under test)
+//   -DSB_ISA_<REFERENCE> -DSB_ISA_NS=<reference> -DSB_PROBE_MAIN=1 -DSB_PROBE_ISA=<variant>
+//                                                  (the list's reference variant; also holds main)
 // Add a line to probe() when a new simd op lands.
 #include <cmath>
 #include <cstdint>
@@ -112,7 +113,7 @@ void probe(const std::vector<float>& a, const std::vector<float>& b, const std::
 }  // namespace sb::SB_ISA_NS
 
 #if SB_PROBE_MAIN
-namespace sb::scalar { void probe(const std::vector<float>&, const std::vector<float>&, const std::vector<float>&, ProbeOut&); }
+namespace sb::SB_ISA_NS { void probe(const std::vector<float>&, const std::vector<float>&, const std::vector<float>&, ProbeOut&); }
 namespace sb::SB_PROBE_ISA { void probe(const std::vector<float>&, const std::vector<float>&, const std::vector<float>&, ProbeOut&); }
 #define SB_STR2(x) #x
 #define SB_STR(x) SB_STR2(x)
@@ -133,7 +134,7 @@ int main() {
         a.push_back(rnd()); b.push_back(rnd()); c.push_back(rnd());
     }
     ProbeOut ref, got;
-    sb::scalar::probe(a, b, c, ref);
+    sb::SB_ISA_NS::probe(a, b, c, ref);
     sb::SB_PROBE_ISA::probe(a, b, c, got);
     int failed = 0;
     for (size_t k = 0; k < ref.names.size(); ++k) {
@@ -143,12 +144,12 @@ int main() {
         for (size_t i = 0; i < r.size() && i < g.size(); ++i)
             if (r[i] != g[i] && !bad++) first = i;
         std::printf("simd %-7s %-28s %s", SB_STR(SB_PROBE_ISA), ref.names[k].c_str(), bad ? "FAILED" : "ok");
-        if (bad) std::printf(" (%zu of %zu lanes differ; first %zu: got 0x%08x, scalar 0x%08x)", bad, r.size(), first,
+        if (bad) std::printf(" (%zu of %zu lanes differ; first %zu: got 0x%08x, reference 0x%08x)", bad, r.size(), first,
                              first < g.size() ? g[first] : 0u, first < r.size() ? r[first] : 0u);
         std::printf("\n");
         failed += bad != 0;
     }
-    std::printf("simd probe (%s vs scalar): %zu passed, %d failed\n", SB_STR(SB_PROBE_ISA), ref.names.size() - failed, failed);
+    std::printf("simd probe (%s vs %s): %zu passed, %d failed\n", SB_STR(SB_PROBE_ISA), SB_STR(SB_ISA_NS), ref.names.size() - failed, failed);
     return failed ? 1 : 0;
 }
 #endif
