@@ -5,6 +5,7 @@ formats/) and every enumerating part of sparsebench picks them up with no other 
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ def test_the_harness_runs_a_new_formats_cases(extended, tmp_path):
     case = next(c for c in methods.cases("quick") if c.scheme == "rows" and c.stage == "forward" and c.sparsity > 0)
     recs = load_records(run_cases([case], out=tmp_path / "r.json", rounds=2, peers=False))
     ours = [r for r in recs if r["kind"] == "stage" and r["case"]["impl"] == OURS]
-    assert ours and ours[0]["metrics"]["speedup_vs_torch_dense"] > 0
+    assert ours and math.isfinite(ours[0]["metrics"]["speedup_vs_torch_dense"])  # recorded, not a target
 
 
 def test_a_new_method_is_one_folder(extended, tmp_path):
