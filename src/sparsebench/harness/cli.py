@@ -64,8 +64,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     path = run_cases(cases, results_dir=Path(args.results), out=Path(args.out) if args.out else None,
                      rounds=args.rounds, progress=None if args.quiet else _progress, peers=peers,
-                     peer_timeout_s=args.peer_timeout)
-    print(speedup_table(load_records(path)))
+                     peer_timeout_s=args.peer_timeout, memory=args.memory, baseline_layout=args.baseline_layout)
+    records = load_records(path)
+    print(speedup_table(records, baseline_layout=args.baseline_layout))
+    _method_tables(records)
     print(f"\n{len(cases)} cases in {time.perf_counter() - t0:.0f} s; records: {path}")
     return 0
 
@@ -87,8 +89,28 @@ def _cmd_table(args: argparse.Namespace) -> int:
                 bad.append((p, str(exc)))
     for path, msg in bad:
         print(f"skipped {path}: {msg}", file=sys.stderr)
-    print(speedup_table(records))
+    print(speedup_table(records, baseline_layout=args.baseline_layout))
+    _method_tables(records)
     return 0
+
+
+def _method_tables(records: list) -> None:
+    """Each method's own tables (Method.tables), after the speedup table; a method that cannot
+    load here (no torch, no kernels) is skipped with a note."""
+    try:
+        from ..methods import all_methods
+
+        methods = all_methods().values()
+    except Exception as exc:  # noqa: BLE001
+        print(f"\n(method tables skipped: {type(exc).__name__}: {exc})")
+        return
+    for m in methods:
+        try:
+            tables = m.tables(records)
+        except Exception as exc:  # noqa: BLE001
+            tables = [f"{m.name}: its table failed: {type(exc).__name__}: {exc}"]
+        for text in tables:
+            print("\n" + text)
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
@@ -109,6 +131,14 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stage", action="append")
     p.add_argument("--sparsity", action="append", type=float)
     p.add_argument("--threads", action="append", type=int)
+
+
+def _add_layout(p: argparse.ArgumentParser) -> None:
+    from .table import LAYOUT_CHOICES
+
+    p.add_argument("--baseline-layout", choices=LAYOUT_CHOICES, default="best",
+                   help="torch-dense layout the speedups are taken against: the faster of NCHW and channels_last "
+                        "(best, default) or one of them; every speedup in the table names it")
 
 
 def _cmd_peers(args: argparse.Namespace) -> int:
@@ -146,10 +176,14 @@ def add_commands(sub) -> None:
     g.add_argument("--no-peers", dest="peers", action="store_false", help="do not run peer baselines")
     p.add_argument("--peer-timeout", type=float, default=None,
                    help="seconds a peer child may take for one case before it is killed (default 240)")
+    p.add_argument("--no-memory", dest="memory", action="store_false",
+                   help="skip the per-case memory measurement in a fresh child process")
+    _add_layout(p)
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("table", help="speedup table and break-even sparsities from stored records")
     p.add_argument("paths", nargs="*", help="result files or directories (default: results/)")
     p.add_argument("--results", default="results")
+    _add_layout(p)
     p.set_defaults(func=_cmd_table)
     p = sub.add_parser("import-benchmark", help="convert pytest-benchmark --benchmark-json output to records")
     p.add_argument("json", help="file written by pytest --benchmark-json")

@@ -9,8 +9,28 @@ from typing import Iterable
 from ..cases import OURS
 
 BASELINE = "torch-dense"
-BASELINES = ("torch-sparse", BASELINE, "torch-reference")  # what the others are compared with, in column order
-REFERENCE_IMPLS = (BASELINE, "torch-reference")
+BASELINE_CL = "torch-dense-channels_last"
+# what the others are compared with, in column order
+BASELINES = ("torch-sparse", BASELINE, BASELINE_CL, "torch-reference")
+REFERENCE_IMPLS = (BASELINE, BASELINE_CL, "torch-reference")
+LAYOUT_CHOICES = ("best", "nchw", "channels_last")  # --baseline-layout (sparsebench.baselines)
+# how a speedup cell names the torch-dense layout it is against
+LAYOUT_TAGS = {"nchw": "nc", "channels_last": "cl", "row-major": "rm"}
+
+
+def speedup_of(m: dict, baseline_layout: str = "best") -> tuple[float | None, str | None]:
+    """(speedup, layout) of one record's metrics against the torch-dense layout asked for: the
+    one the run chose ("best": the faster layout timed), or NCHW / channels_last where that
+    layout was timed (else the record's own baseline, named as such). Records from before
+    layouts were recorded were taken against NCHW."""
+    own = m.get("speedup_vs_torch_dense")
+    own_layout = m.get("baseline_layout") or "nchw"
+    if baseline_layout == "best" or own is None:
+        return own, (own_layout if own is not None else None)
+    val = m.get(f"speedup_vs_torch_dense_{baseline_layout}")
+    if val is not None:
+        return val, ("row-major" if own_layout == "row-major" else baseline_layout)
+    return own, own_layout
 
 
 def impl_columns(records: Iterable[dict]) -> list[str]:
@@ -86,16 +106,18 @@ def peer_status(records: Iterable[dict]) -> dict[tuple, str]:
     return out
 
 
-def _cell(value, eff, width: int = 16) -> str:
+def _cell(value, eff, layout=None, width: int = 16) -> str:
     if value is None:
         return f"{'-':>{width}}"
     if isinstance(value, str):
         return f"{value[:width]:>{width}}"
     text = f"{value:.2f}" + (f" ({eff:.2f})" if eff is not None else "")
+    if layout is not None:
+        text += " " + LAYOUT_TAGS.get(layout, layout[:2])
     return f"{text:>{width}}"
 
 
-def speedup_table(records: Iterable[dict]) -> str:
+def speedup_table(records: Iterable[dict], baseline_layout: str = "best") -> str:
     records = list(records)
     recs = latest(records)
     status = peer_status(records)
@@ -110,65 +132,79 @@ def speedup_table(records: Iterable[dict]) -> str:
         if (r["machine"].get("id"), c.get("id"), c.get("impl")) in status:
             continue
         key = (r["machine"].get("id"), c["suite"], c["layer"], c["stage"], c["scheme"], c["threads"])
-        val = m.get("speedup_vs_torch_dense")
+        val, layout = speedup_of(m, baseline_layout)
         if val is None and m.get("gbytes_per_s") is not None:
             val = m["gbytes_per_s"]
-        eff = m.get("efficiency") if c["impl"] not in REFERENCE_IMPLS else None
-        grid[key][c["sparsity"]][c["impl"]] = (val, eff)
+        red = m.get("flop_reduction")
+        eff = None
+        if c["impl"] not in REFERENCE_IMPLS and val is not None and layout is not None:
+            eff = val / red if red and red != float("inf") else m.get("efficiency")
+        grid[key][c["sparsity"]][c["impl"]] = (val, eff, layout)
         if c["impl"] == OURS:
-            ours_time[key][c["sparsity"]] = (m["median_s"] * 1e3, m.get("ratio_to_reference"))
+            reached = m.get("sparsity_reached")
+            ours_time[key][c["sparsity"]] = (m["median_s"] * 1e3, m.get("ratio_to_reference"),
+                                             None if reached is None else 1.0 - reached)
     for (machine, case_id, impl), text in status.items():
         parts = case_id.split("/")  # suite/layer/scheme/stage/s<x>/t<n>
         if len(parts) != 6:
             continue
         suite, layer, scheme, stage, s, t = parts
         key = (machine, suite, layer, stage, scheme, int(t[1:]))
-        grid[key][float(s[1:])][impl] = (text, None)
+        grid[key][float(s[1:])][impl] = (text, None, None)
     impls = [i for i in impl_columns([*recs, *(r for r in records if r.get("kind") == "peer-error")])
              if any(i in d for g in grid.values() for d in g.values())]
     lines = []
-    header = f"{'layer':<15} {'stage':<19} {'scheme':<13} {'thr':>3} {'sparsity':>8}  " + "  ".join(
+    header = f"{'layer':<15} {'stage':<19} {'scheme':<24} {'thr':>3} {'sparsity':>8}  " + "  ".join(
         f"{i:>16}" for i in impls
-    ) + f"  {'ours ms':>9} {'x fwd':>6}"
+    ) + f"  {'ours ms':>9} {'x fwd':>6} {'density':>7}"
     current_machine = None
     for key in sorted(grid):
         machine, suite, layer, stage, scheme, threads = key
         if machine != current_machine:
-            lines += ["", f"machine {machine}: speedup over torch-dense (efficiency = speedup / FLOP reduction); "
-                      "peers' ratios come from their own child process; front_end rows: GB/s; "
-                      "'x fwd': ours' time as a multiple of one forward of the same layer (mask_update)", header,
+            against = {"best": "the faster torch-dense layout of each case",
+                       "nchw": "torch-dense on NCHW", "channels_last": "torch-dense on channels_last"}[baseline_layout]
+            lines += ["", f"machine {machine}: speedup over {against} (efficiency = speedup / FLOP reduction); "
+                      "each speedup names the layout it is against: nc = NCHW, cl = channels_last, "
+                      "rm = row-major (linear); the torch-dense columns read as their speedup over that baseline "
+                      "(1.00 = the winner); peers' ratios come from their own child process (NCHW); "
+                      "front_end rows: GB/s; 'x fwd': ours' time as a multiple of one forward of the same layer "
+                      "(mask_update); density: nonzero fraction ours reached (weights, or pruned dO)", header,
                       "-" * len(header)]
             current_machine = machine
         for s in sorted(grid[key]):
             row = grid[key][s]
-            cells = "  ".join(_cell(*row.get(i, (None, None))) for i in impls)
-            ms, rel = ours_time[key].get(s, (None, None))
+            cells = "  ".join(_cell(*row.get(i, (None, None, None))) for i in impls)
+            ms, rel, dens = ours_time[key].get(s, (None, None, None))
             tail = f"  {ms:>9.3f}" if ms is not None else f"  {'-':>9}"
             tail += f" {rel:>6.2f}" if rel is not None else f" {'':>6}"
-            lines.append(f"{layer:<15} {stage:<19} {scheme:<13} {threads:>3} {s:>8.2f}  {cells}{tail}")
-    lines += ["", break_even_table(recs)]
+            tail += f" {dens:>7.3f}" if dens is not None else f" {'':>7}"
+            lines.append(f"{layer:<15} {stage:<19} {scheme:<24} {threads:>3} {s:>8.2f}  {cells}{tail}")
+    lines += ["", break_even_table(recs, baseline_layout)]
     return "\n".join(lines)
 
 
-def break_even_table(records: Iterable[dict]) -> str:
+def break_even_table(records: Iterable[dict], baseline_layout: str = "best") -> str:
     per_layer: dict[tuple, dict[float, float]] = defaultdict(dict)
     for r in stage_records(records):
         c, m = r["case"], r["metrics"]
         # implementations only: not the baselines, nor an impl timed only as a yardstick (one forward)
-        if c["impl"] in REFERENCE_IMPLS or m.get("yardstick") or m.get("speedup_vs_torch_dense") is None:
+        val, _ = speedup_of(m, baseline_layout)
+        if c["impl"] in REFERENCE_IMPLS or m.get("yardstick") or val is None:
             continue
         key = (r["machine"].get("id"), c["scheme"], c["stage"], c["threads"], c["impl"], c["layer"])
-        per_layer[key][c["sparsity"]] = m["speedup_vs_torch_dense"]
+        per_layer[key][c["sparsity"]] = val
     summary: dict[tuple, list] = defaultdict(list)
     for key, points in per_layer.items():
         summary[key[:5]].append((break_even(points), break_even_label(points)))
-    lines = [f"{'machine':<22} {'scheme':<13} {'stage':<19} {'thr':>3} {'impl':<13} break-even sparsity "
-             "(worst layer / median layer; '-' = never at the sparsities measured)"]
+    against = {"best": "the faster torch-dense layout", "nchw": "torch-dense NCHW",
+               "channels_last": "torch-dense channels_last"}[baseline_layout]
+    lines = [f"{'machine':<22} {'scheme':<24} {'stage':<19} {'thr':>3} {'impl':<13} break-even sparsity "
+             f"vs {against} (worst layer / median layer; '-' = never at the sparsities measured)"]
     for key in sorted(summary):
         vals = summary[key]
         known = sorted((v, label) for v, label in vals if v is not None)
         worst = "-" if len(known) < len(vals) else known[-1][1]
         med = known[(len(known) - 1) // 2][1] if known else "-"
-        lines.append(f"{key[0]:<22} {key[1]:<13} {key[2]:<19} {key[3]:>3} {key[4]:<13} {worst} / {med}"
+        lines.append(f"{key[0]:<22} {key[1]:<24} {key[2]:<19} {key[3]:>3} {key[4]:<13} {worst} / {med}"
                      f"  ({len(vals)} layers)")
     return "\n".join(lines)
