@@ -5,8 +5,8 @@ kernels' grow-only scratch are already resident, so most stages read 0. Here eve
 fresh process, forked from a zygote that has imported torch and sparsebench but never run a
 kernel (no OpenMP pool yet, so forking is safe). The forked child:
 
-0. the zygote has imported and initialised the libraries by building and running one smoke
-   case per method at 1 thread (so a child measures the stage, not a process's one-time set-up);
+0. the zygote has imported the modules by building (not running) one smoke case per method at
+   1 thread, so a child skips the imports; no stage has run, so no scratch is resident;
 1. sets glibc's mmap threshold to a fixed 64 KiB (``mallopt``), so every buffer of 64 KiB or more
    is its own mapping, returned to the OS when freed: one implementation's freed output is not
    reused by the next one's, and the peak RSS of a call sees the pages it really touches;
@@ -253,9 +253,11 @@ def _run_forked(case_dict: dict) -> dict:
 
 
 def _warm() -> None:
-    """Import and initialise the libraries once, at 1 thread (no OpenMP pool is started, so
-    forking stays safe): build and run one smoke case per method. A child's first call then
-    measures the stage, not the one-time imports and library set-up of a process."""
+    """Import the modules a case needs once, at 1 thread (no OpenMP pool is started, so forking
+    stays safe): build (not run) one smoke case per method, and start the profiler once on a
+    trivial call. No stage runs here, so no kernel scratch or library cache of a stage is
+    resident in a child before its first call (a stage's first call pays those, as in a fresh
+    process); the children skip only the imports."""
     import torch
 
     from .. import catalogue, methods
@@ -265,13 +267,11 @@ def _warm() -> None:
     for m in methods.all_methods().values():
         for case in m.cases(prof):
             try:
-                bench = m.build(case)
+                m.build(case)
             except Exception:  # noqa: BLE001 - warming only
                 continue
-            for fn in bench.impls.values():
-                fn()
-            profiled_alloc(next(iter(bench.impls.values())))
             break
+    profiled_alloc(lambda: None)
 
 
 def _zygote_main() -> int:
