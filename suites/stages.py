@@ -6,7 +6,9 @@ profile: one layer, s = 0.9, core stages, ours and torch-dense: a few minutes), 
 (the quick profile) and Full<Method> (the full one): pick with `asv run --bench Smoke` /
 `--bench Quick` / `--bench Full` (or any regex, e.g. `--bench SmokeStaticMask`). Each class has
   time_stage                    seconds per call (asv's own timing),
-  track_peak_delta_bytes        the stage's own peak-RSS delta (not the process's),
+  track_peak_delta_bytes        the stage's own peak-RSS delta, measured as `sparsebench run` does:
+                                first call in a fresh child process (runners.memory), not the
+                                warm process's,
   track_ns_per_effective_madd   nanoseconds per useful multiply-add (lower is better),
 for ours ("sparsebench") and the baselines ("torch-dense", "torch-sparse", ...) as an `impl`
 parameter, so a ratio can be read per commit. A peer implementation (SparseProp: unstructured
@@ -22,7 +24,6 @@ import torch
 
 from sparsebench import catalogue
 from sparsebench.cases import OURS, BenchCase, Unavailable
-from sparsebench.measure import measure_peak_delta
 from sparsebench.methods import all_methods, build, impl_names
 from sparsebench.peers import all_peers
 
@@ -47,6 +48,7 @@ class _Stages:
         if impl not in bench.impls:
             raise NotImplementedError(f"{impl} has no {suite_stage(case)} stage")
         self.fn = bench.impls[impl]
+        self._case, self._impl, self._peer = case, impl, peer
         self.effective = bench.effective_flops
         self._threads = torch.get_num_threads()
         torch.set_num_threads(threads)
@@ -76,7 +78,12 @@ class _Stages:
         self.fn()
 
     def track_peak_delta_bytes(self, *params):
-        return measure_peak_delta(self.fn).peak_delta_bytes or 0
+        if self._peer is not None:
+            raise NotImplementedError("a peer's memory is not measured in a fresh process")
+        from sparsebench.runners.memory import MemoryRunner
+
+        with MemoryRunner() as runner:
+            return runner.measure(self._case)[self._impl].get("peak_delta_bytes") or 0
 
     track_peak_delta_bytes.unit = "bytes"
 

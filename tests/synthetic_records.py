@@ -55,7 +55,7 @@ def _pair(kind, suite, layer, scheme, stage, s, speedup, threads, flops_stage) -
     t_dense = dense / DENSE_FLOPS_PER_S
     wbytes = 4 * shape.k * (shape.cout if hasattr(shape, "cout") else shape.out_features)
     common = {"dense_flops": dense, "effective_flops": eff, "flop_reduction": dense / max(eff, 1),
-              "sparsity_reached": s}
+              "sparsity_reached": s, "memory_method": "fresh child, first call (clear_refs)"}
     ours = stage_record(kind, suite, layer, scheme, stage, s, "sparsebench", t_dense / speedup, threads,
                         speedup_vs_torch_dense=speedup, efficiency=speedup * eff / dense,
                         tensor_bytes=int(wbytes * (1 - s) * 1.5) + 1024, peak_delta_bytes=int(wbytes * (1 - s) * 2),
@@ -91,8 +91,9 @@ def suite_records(kind: str = "x86", *, layers=("alexnet-conv3", "alexnet-conv4"
             for stage in ("backward_data", "weight_grad", "backward"):
                 for p in rates:
                     flops_stage = "backward_data" if stage == "backward" else stage
-                    out += _pair(kind, "actgrad", layer, "actgrad", stage, p, min(fn("actgrad", layer, stage, p), 8.0),
-                                 t, flops_stage)
+                    for scheme in ("actgrad", "actgrad-captured"):  # Gaussian stress rows and captured rows
+                        out += _pair(kind, "actgrad", layer, scheme, stage, p,
+                                     min(fn("actgrad", layer, stage, p), 8.0), t, flops_stage)
     return out
 
 

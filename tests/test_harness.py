@@ -128,9 +128,13 @@ def test_weight_sparse_case_measures_ours_and_both_baselines(tmp_path, scheme):
     recs = load_records(run_cases(cases, out=tmp_path / "r.json", rounds=2, peers=False))
     assert not [r for r in recs if r["kind"] in ("error", "unavailable")], recs[-1]
     stage = [r for r in recs if r["kind"] == "stage"]
-    assert {r["case"]["impl"] for r in stage} == {"sparsebench", "torch-dense", "torch-sparse"}
+    # torch-dense in both layouts (issue 13), the speedups against the faster one, memory from a fresh child
+    assert {r["case"]["impl"] for r in stage} == {"sparsebench", "torch-dense", "torch-dense-channels_last",
+                                                  "torch-sparse"}
     for r in stage:
         m = r["metrics"]
+        assert m["baseline_layout"] in ("nchw", "channels_last")
+        assert m["memory_method"].startswith("fresh child") and m["peak_delta_bytes"] is not None
         assert m["dense_flops"] > m["effective_flops"] > 0
         assert m["flop_reduction"] == pytest.approx(m["dense_flops"] / m["effective_flops"])
         recorded = ("speedup_vs_torch_dense", "tensor_bytes")  # present and positive (no speed target)

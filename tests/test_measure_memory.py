@@ -49,7 +49,19 @@ def test_peak_is_reset_so_an_earlier_peak_does_not_leak_in():
 
 @needs_reset
 def test_peak_delta_sees_a_torch_allocation():
+    # in a long test process the allocator may hold freed heap pages already resident (glibc raises
+    # its mmap threshold after large frees): allocate more than any earlier test freed, touch it all
     pd = measure_peak_delta(lambda: float(torch.ones(50 * MB // 4).sum()))
+    if pd.peak_delta_bytes < 45 * MB:  # reused resident pages: measure in a fresh process instead
+        import subprocess
+        import sys
+
+        code = ("import torch; from sparsebench.measure import measure_peak_delta as m; "
+                "print(m(lambda: float(torch.ones(%d).sum())).peak_delta_bytes)" % (50 * MB // 4))
+        fresh = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                   check=True).stdout.strip().splitlines()[-1])
+        assert fresh >= 45 * MB
+        return
     assert pd.peak_delta_bytes >= 45 * MB
     assert pd.result == 50 * MB // 4
 

@@ -197,7 +197,9 @@ def test_table_exports_have_the_same_rows_and_columns(fmt, tmp_path, capsys):
     p = tmp_path / "r.json"
     p.write_text(json.dumps({"schema": 1, "records": recs}))
     assert cli.main(["table", str(p), "--format", fmt]) == 0
-    assert capsys.readouterr().out.strip() == text.strip()
+    printed = capsys.readouterr().out.strip()
+    # text: the methods' own tables follow the speedup table
+    assert printed.startswith(text.strip()) if fmt == "text" else printed == text.strip()
 
 
 def test_report_writes_a_csv_per_table_and_an_a_vs_b_view(tmp_path):

@@ -76,8 +76,15 @@ def train(case: AccuracyCase, data: Split, batch: int = 64, lr: float = 0.05) ->
     train_s = time.perf_counter() - t0
     with torch.no_grad():
         pred = model(data.x_test).argmax(1)
-    return {"accuracy": float((pred == data.y_test).double().mean()), "loss_curve": losses,
-            "final_loss": losses[-1], "train_s": train_s, "epochs": case.epochs}
+    out = {"accuracy": float((pred == data.y_test).double().mean()), "loss_curve": losses,
+           "final_loss": losses[-1], "train_s": train_s, "epochs": case.epochs}
+    if case.method != DENSE:  # the method's own per-layer figures (e.g. density reached per layer)
+        from ..methods import get_method
+
+        stats = get_method(case.method).training_stats(model)
+        if stats:
+            out["layer_stats"] = stats
+    return out
 
 
 def accuracy_cases(dataset: str = "digits", quick: bool = True) -> list[AccuracyCase]:

@@ -18,8 +18,14 @@ from torch.nn.grad import conv2d_input, conv2d_weight
 
 from ..measure import Conv2dShape
 
-TORCH_DENSE = "torch-dense"
+TORCH_DENSE = "torch-dense"  # NCHW tensors (conv), row-major (linear)
+TORCH_DENSE_CL = "torch-dense-channels_last"  # the same ops on channels_last tensors (conv only)
 TORCH_SPARSE = "torch-sparse"
+# every torch-dense implementation and the memory layout it runs on; speedups are taken against
+# the faster of those timed in a case unless a layout is asked for (runners.inprocess)
+DENSE_LAYOUTS = {TORCH_DENSE: "nchw", TORCH_DENSE_CL: "channels_last"}
+LINEAR_LAYOUT = "row-major"  # a 2-D problem has one layout: TORCH_DENSE on a linear layer
+BASELINE_LAYOUTS = ("best", "nchw", "channels_last")  # what `--baseline-layout` may ask for
 
 
 def problem_inputs(case, seed: int = 0):
@@ -39,7 +45,28 @@ def problem_inputs(case, seed: int = 0):
 
 
 
-def torch_dense(shape, x, wm, dy) -> dict[str, Callable[[], Any]]:
+def dense_impls(shape) -> tuple[str, ...]:
+    """The torch-dense implementations a layer is timed with: NCHW and channels_last for conv,
+    one for linear."""
+    return (TORCH_DENSE, TORCH_DENSE_CL) if isinstance(shape, Conv2dShape) else (TORCH_DENSE,)
+
+
+def dense_layouts(shape, x, wm, dy) -> dict[str, dict[str, Callable[[], Any]]]:
+    """impl name -> torch_dense stages, one entry per layout in dense_impls(shape); the layout
+    conversion happens here, outside timing."""
+    return {name: torch_dense(shape, x, wm, dy, layout=DENSE_LAYOUTS[name]) for name in dense_impls(shape)}
+
+
+def torch_dense(shape, x, wm, dy, *, layout: str = "nchw") -> dict[str, Callable[[], Any]]:
+    """Stage callables of torch's own dense kernels; ``layout="channels_last"`` converts the conv
+    tensors (x, weight, dY) to channels_last first (outside timing)."""
+    if layout not in ("nchw", "channels_last"):
+        raise ValueError(f"layout must be 'nchw' or 'channels_last', got {layout!r}")
+    if layout == "channels_last":
+        if not isinstance(shape, Conv2dShape):
+            raise ValueError("channels_last applies to conv layers only")
+        cl = torch.channels_last
+        x, wm, dy = (t.contiguous(memory_format=cl) for t in (x, wm, dy))
     if isinstance(shape, Conv2dShape):
         s, p = shape.stride, shape.padding
         stages = {
@@ -69,6 +96,8 @@ def torch_dense(shape, x, wm, dy) -> dict[str, Callable[[], Any]]:
         layer = torch.nn.Linear(shape.in_features, shape.out_features, bias=False)
     with torch.no_grad():
         layer.weight.copy_(wm)
+    if layout == "channels_last":
+        layer = layer.to(memory_format=torch.channels_last)
     stages["step"] = autograd_step(layer, x, dy)
     return stages
 
@@ -84,7 +113,7 @@ def chain(*fns: Callable[[], Any]) -> Callable[[], Any]:
 
 def autograd_step(layer: torch.nn.Module, x: torch.Tensor, dy: torch.Tensor) -> Callable[[], Any]:
     """Forward + backward of a bias-free layer through autograd: dX and the weight gradient."""
-    xg = x.detach().clone().requires_grad_(True)
+    xg = x.detach().clone(memory_format=torch.preserve_format).requires_grad_(True)
 
     def step():
         xg.grad = None

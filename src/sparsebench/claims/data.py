@@ -22,8 +22,9 @@ FAR_BELOW = 0.25
 CLAIMS_FILE = Path(__file__).resolve().parent / "claims.toml"
 
 _CLAIM_KEYS = {"id", "paper", "method", "metric", "value", "range", "expect", "tolerance",
-               "implemented", "todo", "setup", "measure"}
-_SETUP_KEYS = {"network", "dataset", "sparsity", "hardware", "baseline", "wording", "wording_source"}
+               "implemented", "todo", "setup", "measure", "stand_in_for"}
+_SETUP_KEYS = {"network", "dataset", "sparsity", "hardware", "baseline", "wording", "wording_source",
+               "tolerance_source"}
 _MEASURE_KEYS = {"suite", "schemes", "stages", "layers", "sparsity", "threads", "comparison", "impl",
                  "baseline", "aggregate", "plus_dense_forward", "arch", "device", "differs", "caveat", "versus"}
 
@@ -62,6 +63,14 @@ class Claim:
     todo: str
     setup: dict
     measure: Measure
+    # a stand-in row: the id of the claim it stands in for (whose method is not implemented);
+    # its verdict is always "different setup", the setup difference written out in measure.differs
+    stand_in_for: str = ""
+
+    @property
+    def wording(self) -> str:
+        """The claim's words, quoted as its source gives them."""
+        return self.setup.get("wording", "")
 
     @property
     def unit(self) -> str:
@@ -89,6 +98,7 @@ class Verdict:
     note: str = ""
     value: float | None = None
     per_layer: dict = field(default_factory=dict)
+    wording: str = ""  # the claim's own words (Claim.wording), quoted beside the number
 
 
 # --- loading and validation ----------------------------------------------------------------------
@@ -227,7 +237,8 @@ def _parse_claim(c) -> Claim:
         raise _bad(cid, "expect", f"must be 'at_least' or 'within', got {expect!r}")
     if expect == "within" and rng is None:
         raise _bad(cid, "range", "is required when expect = 'within'")
-    tol = _number(cid, "tolerance", c.get("tolerance", 1.0 if c["metric"] == "accuracy_delta" else 0.1))
+    # strict: measured >= claimed, unless the claim itself states a tolerance (then say where)
+    tol = _number(cid, "tolerance", c.get("tolerance", 0.0))
     if tol < 0:
         raise _bad(cid, "tolerance", "must be >= 0")
     implemented = c.get("implemented")
@@ -236,11 +247,16 @@ def _parse_claim(c) -> Claim:
     setup = c.get("setup")
     if not isinstance(setup, dict):
         raise _bad(cid, "setup", "is required (a table with network, dataset, sparsity, hardware, baseline, wording)")
-    for key in sorted(_SETUP_KEYS - {"wording_source"}):
+    for key in sorted(_SETUP_KEYS - {"wording_source", "tolerance_source"}):
         if not isinstance(setup.get(key), str) or not setup[key]:
             raise _bad(cid, f"setup.{key}", "is required (a non-empty string)")
     if set(setup) - _SETUP_KEYS:
         raise _bad(cid, f"setup.{sorted(set(setup) - _SETUP_KEYS)[0]}", "is unknown")
+    if tol > 0 and not (isinstance(setup.get("tolerance_source"), str) and setup["tolerance_source"]):
+        raise _bad(cid, "tolerance", "needs setup.tolerance_source: a tolerance must be one the claim itself states")
+    stand_in_for = c.get("stand_in_for", "")
+    if not isinstance(stand_in_for, str):
+        raise _bad(cid, "stand_in_for", "must be a claim id")
     if "measure" not in c:
         raise _bad(cid, "measure", "is required")
     measure = _parse_measure(cid, c["measure"])
@@ -250,9 +266,11 @@ def _parse_claim(c) -> Claim:
                 raise _bad(cid, f"measure.{key}", "is required for an implemented claim")
         if measure.sparsity is None:
             raise _bad(cid, "measure.sparsity", "is required for an implemented claim")
+    if stand_in_for and not measure.differs:
+        raise _bad(cid, "measure.differs", "is required for a stand-in row (write out the setup difference)")
     return Claim(id=cid, paper=c["paper"], method=c["method"], metric=c["metric"], value=value, range=rng,
                  expect=expect, tolerance=tol, implemented=implemented, todo=todo, setup=dict(setup),
-                 measure=measure)
+                 measure=measure, stand_in_for=stand_in_for)
 
 
 def parse_claims(data: dict, source: str = "claims") -> list[Claim]:
@@ -265,6 +283,9 @@ def parse_claims(data: dict, source: str = "claims") -> list[Claim]:
         if c.id in seen:
             raise _bad(c.id, "id", "is used twice")
         seen.add(c.id)
+    for c in claims:
+        if c.stand_in_for and c.stand_in_for not in seen:
+            raise _bad(c.id, "stand_in_for", f"names no claim in the file: {c.stand_in_for!r}")
     return claims
 
 

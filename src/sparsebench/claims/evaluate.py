@@ -42,7 +42,11 @@ def _pick_machine(claim: Claim, recs: list[dict]) -> tuple[str | None, list[dict
 
 
 def _baseline_s(rec: dict, base: dict | None) -> float | None:
-    """Baseline median seconds: its own record, else derived from the stored speedup (same run)."""
+    """Baseline median seconds: the one the record's speedup was taken against (the faster
+    torch-dense layout, stored as baseline_median_s), else the baseline's own record, else
+    derived from the stored speedup (same run)."""
+    if rec["metrics"].get("baseline_median_s"):
+        return rec["metrics"]["baseline_median_s"]
     if base is not None and base["metrics"].get("median_s"):
         return base["metrics"]["median_s"]
     s = rec["metrics"].get("speedup_vs_torch_dense")
@@ -166,7 +170,7 @@ def _judge(claim: Claim, measured: float, parts: list[float]) -> tuple[str, str]
 
 def _not_measured(claim: Claim, why: str) -> Verdict:
     note = "; ".join(x for x in (why, claim.todo) if x)
-    return Verdict(claim.id, claim.claimed_text, "-", "", "not measured", note)
+    return Verdict(claim.id, claim.claimed_text, "-", "", "not measured", note, wording=claim.wording)
 
 
 def _unavailable_reasons(claim: Claim, records: list[dict]) -> list[str]:
@@ -201,13 +205,15 @@ def _finish(claim, measured, per, basis, verdict, why, extra, differs=()) -> Ver
     """The verdict record; a material setup difference overrides the numbers' verdict, which
     stays readable in the note."""
     differs = [*differs, *([claim.measure.differs] if claim.measure.differs else [])]
+    if claim.stand_in_for:
+        differs.insert(0, f"stand-in for {claim.stand_in_for}, whose method is not implemented")
     notes = []
     if differs:
         notes.append(f"setup differs: {'; '.join(differs)} (by the numbers: {verdict})")
         verdict = "different setup"
     notes += [why, *extra, claim.measure.caveat]
     return Verdict(claim.id, claim.claimed_text, _fmt(measured, claim.unit), basis, verdict,
-                   "; ".join(n for n in notes if n), measured, dict(per))
+                   "; ".join(n for n in notes if n), measured, dict(per), wording=claim.wording)
 
 
 def evaluate(claim: Claim, records: Iterable[dict]) -> Verdict:
@@ -240,11 +246,17 @@ def evaluate(claim: Claim, records: Iterable[dict]) -> Verdict:
     wanted = [x for x in present if x in m.layers] if m.layers else present
     extra: list[str] = []
     differs = []
+    # every fallback is written in the note (thread count, layer subset, best-of)
+    if m.threads is not None and m.threads != threads:
+        extra.append(f"fallback: the claim's measure asks {m.threads} thread(s), measured at {threads}")
+    if m.aggregate == "max":
+        extra.append("best-of: the best layer is the measured value (the claim says 'up to')")
     if m.layers and not wanted:  # claim's shapes not measured: fall back, but say so
         wanted = present
         differs.append(f"claim is on {', '.join(m.layers)}; measured only on {', '.join(present)}")
     elif m.layers and len(wanted) < len(m.layers):
-        extra.append(f"{len(wanted)} of the claim's {len(m.layers)} layers measured")
+        extra.append(f"fallback: {len(wanted)} of the claim's {len(m.layers)} layers measured "
+                     f"({', '.join(wanted)}; missing {', '.join(x for x in m.layers if x not in wanted)})")
     per, gap_notes = _per_layer(claim, _Grid(recs + _dense_forward_records(records, machine, threads)),
                                 wanted, threads)
     extra += gap_notes

@@ -9,7 +9,7 @@ from typing import Callable
 
 from .. import catalogue
 from ..cases import BenchCase
-from ..reports.page import VERDICT_HEADERS, Page, text_table, to_markdown, verdict_rows
+from ..reports.page import VERDICT_HEADERS, Page, claimed_cell, text_table, to_markdown, verdict_rows
 from .data import Claim
 from .evaluate import evaluate_all
 
@@ -120,4 +120,4 @@ def validate(claims: list[Claim], *, profile_name: str, results_dir: Path, round
 
 def verdict_text(verdicts) -> str:
     return text_table(("claim", "claimed", "measured", "verdict", "note"),
-                      [(v.claim_id, v.claimed, v.measured, v.verdict, v.note or "-") for v in verdicts])
+                      [(v.claim_id, claimed_cell(v), v.measured, v.verdict, v.note or "-") for v in verdicts])

@@ -91,8 +91,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     path = run_cases(cases, results_dir=Path(args.results), out=Path(args.out) if args.out else None,
                      rounds=args.rounds, progress=progress(args.quiet), peers=peers,
-                     peer_timeout_s=args.peer_timeout)
-    print(speedup_table(load_records(path)))
+                     peer_timeout_s=args.peer_timeout, memory=args.memory, baseline_layout=args.baseline_layout)
+    records = load_records(path)
+    print(speedup_table(records, baseline_layout=args.baseline_layout))
+    _method_tables(records)
     print(f"\n{len(cases)} cases in {time.perf_counter() - t0:.0f} s; records: {path}")
     return 0
 
@@ -122,7 +124,10 @@ def _load(paths) -> list[dict]:
 def _cmd_table(args: argparse.Namespace) -> int:
     from .table import render
 
-    print(render(_load(args.paths or [args.results]), args.format))
+    records = _load(args.paths or [args.results])
+    print(render(records, args.format, baseline_layout=args.baseline_layout))
+    if args.format == "text":
+        _method_tables(records)
     return 0
 
 
@@ -141,6 +146,25 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         return 2
     print(text(cmp))
     return 1 if cmp.regressions else 0
+
+
+def _method_tables(records: list) -> None:
+    """Each method's own tables (Method.tables), after the speedup table; a method that cannot
+    load here (no torch, no kernels) is skipped with a note."""
+    try:
+        from ..methods import all_methods
+
+        methods = all_methods().values()
+    except Exception as exc:  # noqa: BLE001
+        print(f"\n(method tables skipped: {type(exc).__name__}: {exc})")
+        return
+    for m in methods:
+        try:
+            tables = m.tables(records)
+        except Exception as exc:  # noqa: BLE001
+            tables = [f"{m.name}: its table failed: {type(exc).__name__}: {exc}"]
+        for text in tables:
+            print("\n" + text)
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
@@ -166,6 +190,14 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stage", action="append")
     p.add_argument("--sparsity", action="append", type=float)
     p.add_argument("--threads", action="append", type=int)
+
+
+def _add_layout(p: argparse.ArgumentParser) -> None:
+    from .table import LAYOUT_CHOICES
+
+    p.add_argument("--baseline-layout", choices=LAYOUT_CHOICES, default="best",
+                   help="torch-dense layout the speedups are taken against: the faster of NCHW and channels_last "
+                        "(best, default) or one of them; every speedup in the table names it")
 
 
 def _cmd_peers(args: argparse.Namespace) -> int:
@@ -203,12 +235,16 @@ def add_commands(sub) -> None:
     g.add_argument("--no-peers", dest="peers", action="store_false", help="do not run peer baselines")
     p.add_argument("--peer-timeout", type=float, default=None,
                    help="seconds a peer child may take for one case before it is killed (default 240)")
+    p.add_argument("--no-memory", dest="memory", action="store_false",
+                   help="skip the per-case memory measurement in a fresh child process")
+    _add_layout(p)
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("table", help="speedup table and break-even sparsities from stored records")
     p.add_argument("paths", nargs="*", help="result files or directories (default: results/)")
     p.add_argument("--results", default="results")
     p.add_argument("--format", choices=("text", "md", "csv", "json"), default="text",
                    help="text (the terminal table), md, csv or json: the same rows and columns")
+    _add_layout(p)
     p.set_defaults(func=_cmd_table)
     p = sub.add_parser("compare", help="per-case ratio of medians between two record sets; exit 1 on a regression")
     p.add_argument("old", help="result file or folder (the reference: an older commit, another machine)")

@@ -1,5 +1,6 @@
-"""Run benchmark cases: each method's implementations in this process (runners.inprocess),
-each applicable peer in its child process (runners.child), records written atomically."""
+"""Run benchmark cases: each method's implementations timed in this process (runners.inprocess),
+their memory in a fresh child process per case (runners.memory), each applicable peer in its
+child process (runners.child), records written atomically."""
 
 from __future__ import annotations
 
@@ -39,9 +40,30 @@ def geometry(case: BenchCase) -> dict | None:
         return None
 
 
-def measure_case(case: BenchCase, *, rounds: int = 7, max_case_s: float = 20.0) -> list[tuple[str, dict]]:
+def measure_case(case: BenchCase, *, rounds: int = 7, max_case_s: float = 20.0,
+                 baseline_layout: str = "best") -> list[tuple[str, dict]]:
     """(impl, metrics) for every in-process implementation of one case; raises Unavailable."""
-    return list(measure_bench(build(case), case.threads, rounds=rounds, max_case_s=max_case_s).items())
+    from ..measure import Conv2dShape
+
+    two_d = not isinstance(case.layer_spec.shape, Conv2dShape)
+    return list(measure_bench(build(case), case.threads, rounds=rounds, max_case_s=max_case_s,
+                              baseline_layout=baseline_layout, two_d=two_d).items())
+
+
+def add_memory(measured: list[tuple[str, dict]], case: BenchCase, runner) -> None:
+    """Merge the case's fresh-child memory figures into each implementation's metrics; a failure
+    leaves them None and says why."""
+    from ..runners.memory import MemoryFailure
+
+    try:
+        memory = runner.measure(case)
+    except MemoryFailure as exc:
+        for _, metrics in measured:
+            metrics.update({"peak_delta_bytes": None, "memory_method": "unavailable",
+                            "memory_error": f"{exc.status}: {exc}"})
+        return
+    for impl, metrics in measured:
+        metrics.update(memory.get(impl) or {"peak_delta_bytes": None, "memory_method": "unavailable"})
 
 
 def measure_peer(runner, peer: str, case: BenchCase, ctx: dict, machine: dict, ours: dict | None, *,
@@ -79,12 +101,16 @@ def run_cases(
     progress: Callable[[int, int, BenchCase], None] | None = None,
     peers: bool = True,
     peer_timeout_s: float | None = None,
+    memory: bool = True,
+    baseline_layout: str = "best",
 ) -> Path:
     """Measure cases one by one, appending records atomically as each completes.
 
     With ``peers`` (default), every case a peer applies to also gets the peer's record, measured
     in its child process after ours; when the peer is not installed that record is a
-    "peer-error" saying so.
+    "peer-error" saying so. With ``memory`` (default), each case's memory is measured in a
+    fresh child process (runners.memory). ``baseline_layout``: "best" (the faster torch-dense
+    layout), "nchw" or "channels_last".
     """
     from ..peers import peers_for
     from ..runners.child import DEFAULT_TIMEOUT_S, ChildRunner
@@ -97,6 +123,7 @@ def run_cases(
     store = ResultStore(path)
     store.append(make_record("machine", {}, {}, full))
     runners: dict[str, ChildRunner] = {}
+    mem_runner = None
     try:
         for i, case in enumerate(cases):
             if progress:
@@ -104,7 +131,13 @@ def run_cases(
             ctx = {**case.to_dict(), "id": case.id, "geometry": geometry(case)}
             ours = None
             try:
-                measured = measure_case(case, rounds=rounds)
+                measured = measure_case(case, rounds=rounds, baseline_layout=baseline_layout)
+                if memory:
+                    if mem_runner is None or mem_runner.proc.poll() is not None:
+                        from ..runners.memory import MemoryRunner
+
+                        mem_runner = MemoryRunner()
+                    add_memory(measured, case, mem_runner)
             except Unavailable as exc:
                 store.append(make_record("unavailable", ctx, {"reason": str(exc)}, machine))
             except Exception as exc:  # a failing case is a result too; the run goes on
@@ -123,6 +156,8 @@ def run_cases(
     finally:
         for runner in runners.values():
             runner.close()
+        if mem_runner is not None:
+            mem_runner.close()
     if progress:
         progress(len(cases), len(cases), None)
     return path

@@ -8,8 +8,28 @@ from typing import Iterable
 from ..cases import OURS
 
 BASELINE = "torch-dense"
-BASELINES = ("torch-sparse", BASELINE, "torch-reference")  # what the others are compared with, in column order
-REFERENCE_IMPLS = (BASELINE, "torch-reference")
+BASELINE_CL = "torch-dense-channels_last"
+# what the others are compared with, in column order
+BASELINES = ("torch-sparse", BASELINE, BASELINE_CL, "torch-reference")
+REFERENCE_IMPLS = (BASELINE, BASELINE_CL, "torch-reference")
+LAYOUT_CHOICES = ("best", "nchw", "channels_last")  # --baseline-layout (sparsebench.baselines)
+# how a speedup cell names the torch-dense layout it is against
+LAYOUT_TAGS = {"nchw": "nc", "channels_last": "cl", "row-major": "rm"}
+
+
+def speedup_of(m: dict, baseline_layout: str = "best") -> tuple[float | None, str | None]:
+    """(speedup, layout) of one record's metrics against the torch-dense layout asked for: the
+    one the run chose ("best": the faster layout timed), or NCHW / channels_last where that
+    layout was timed (else the record's own baseline, named as such). Records from before
+    layouts were recorded were taken against NCHW."""
+    own = m.get("speedup_vs_torch_dense")
+    own_layout = m.get("baseline_layout") or "nchw"
+    if baseline_layout == "best" or own is None:
+        return own, (own_layout if own is not None else None)
+    val = m.get(f"speedup_vs_torch_dense_{baseline_layout}")
+    if val is not None:
+        return val, ("row-major" if own_layout == "row-major" else baseline_layout)
+    return own, own_layout
 
 
 def impl_columns(records: Iterable[dict]) -> list[str]:
@@ -85,22 +105,34 @@ def peer_status(records: Iterable[dict]) -> dict[tuple, str]:
     return out
 
 
-def _cell(value, eff, width: int = 16) -> str:
+def _cell(value, eff, layout=None, width: int = 16) -> str:
     if value is None:
         return f"{'-':>{width}}"
     if isinstance(value, str):
         return f"{value[:width]:>{width}}"
     text = f"{value:.2f}" + (f" ({eff:.2f})" if eff is not None else "")
+    if layout is not None:
+        text += " " + LAYOUT_TAGS.get(layout, layout[:2])
     return f"{text:>{width}}"
 
 
 FORMATS = ("text", "md", "csv", "json")
-NOTE = ("speedup over torch-dense (efficiency = speedup / FLOP reduction); peers' ratios come from their own child "
-        "process; front_end rows: GB/s; 'x fwd': ours' time as a multiple of one forward of the same layer "
-        "(mask_update)")
+AGAINST = {"best": "the faster torch-dense layout of each case", "nchw": "torch-dense on NCHW",
+           "channels_last": "torch-dense on channels_last"}
 
 
-def _grid(records: list[dict]):
+def note(baseline_layout: str = "best") -> str:
+    return (f"speedup over {AGAINST[baseline_layout]} (efficiency = speedup / FLOP reduction); each speedup names "
+            "the layout it is against: nc = NCHW, cl = channels_last, rm = row-major (linear); the torch-dense "
+            "columns read as their speedup over that baseline (1.00 = the winner); peers' ratios come from their "
+            "own child process (NCHW); front_end rows: GB/s; 'x fwd': ours' time as a multiple of one forward of "
+            "the same layer (mask_update); density: nonzero fraction ours reached (weights, or pruned dO)")
+
+
+NOTE = note()
+
+
+def _grid(records: list[dict], baseline_layout: str = "best"):
     """(grid, ours_time, impls): (machine, suite, layer, stage, scheme, threads) -> sparsity -> impl ->
     (speedup or status, efficiency); ours' (median ms, multiple of the case's yardstick); the
     implementation columns."""
@@ -113,13 +145,18 @@ def _grid(records: list[dict]):
         if (r["machine"].get("id"), c.get("id"), c.get("impl")) in status:
             continue
         key = (r["machine"].get("id"), c["suite"], c["layer"], c["stage"], c["scheme"], c["threads"])
-        val = m.get("speedup_vs_torch_dense")
+        val, layout = speedup_of(m, baseline_layout)
         if val is None and m.get("gbytes_per_s") is not None:
             val = m["gbytes_per_s"]
-        eff = m.get("efficiency") if c["impl"] not in REFERENCE_IMPLS else None
-        grid[key][c["sparsity"]][c["impl"]] = (val, eff)
+        red = m.get("flop_reduction")
+        eff = None
+        if c["impl"] not in REFERENCE_IMPLS and val is not None and layout is not None:
+            eff = val / red if red and red != float("inf") else m.get("efficiency")
+        grid[key][c["sparsity"]][c["impl"]] = (val, eff, layout)
         if c["impl"] == OURS:
-            ours_time[key][c["sparsity"]] = (m["median_s"] * 1e3, m.get("ratio_to_reference"))
+            reached = m.get("sparsity_reached")
+            ours_time[key][c["sparsity"]] = (m["median_s"] * 1e3, m.get("ratio_to_reference"),
+                                             None if reached is None else 1.0 - reached)
     for (machine, case_id, impl), text in status.items():
         parts = case_id.rsplit("/", 3)  # suite/layer/scheme + stage, s<x>, t<n> (a layer spec may hold '/')
         head = parts[0].split("/", 1)
@@ -127,19 +164,19 @@ def _grid(records: list[dict]):
             continue
         suite, (layer, scheme), (stage, s, t) = head[0], head[1].rsplit("/", 1), parts[1:]
         key = (machine, suite, layer, stage, scheme, int(t[1:]))
-        grid[key][float(s[1:])][impl] = (text, None)
+        grid[key][float(s[1:])][impl] = (text, None, None)
     impls = [i for i in impl_columns([*recs, *(r for r in records if r.get("kind") == "peer-error")])
              if any(i in d for g in grid.values() for d in g.values())]
     return grid, ours_time, impls, recs
 
 
-def table_rows(records: Iterable[dict]) -> list[dict]:
+def table_rows(records: Iterable[dict], baseline_layout: str = "best") -> list[dict]:
     """The speedup table as one dict per (machine, suite, layer, stage, scheme, threads, sparsity):
     per implementation its speedup (or a peer's status) and efficiency, ours' median time and its
     multiple of one forward, and each implementation's break-even sparsity (worst / median layer)."""
     records = list(records)
-    grid, ours_time, impls, recs = _grid(records)
-    be = break_even_summary(recs)
+    grid, ours_time, impls, recs = _grid(records, baseline_layout)
+    be = break_even_summary(recs, baseline_layout)
     rows = []
     for key in sorted(grid):
         machine, suite, layer, stage, scheme, threads = key
@@ -147,11 +184,12 @@ def table_rows(records: Iterable[dict]) -> list[dict]:
             row = {"machine": machine, "suite": suite, "layer": layer, "stage": stage, "scheme": scheme,
                    "threads": threads, "sparsity": s}
             for impl in impls:
-                val, eff = grid[key][s].get(impl, (None, None))
+                val, eff, layout = grid[key][s].get(impl, (None, None, None))
                 row[impl] = val
                 row[f"{impl} efficiency"] = eff
-            ms, rel = ours_time[key].get(s, (None, None))
-            row["ours ms"], row["x fwd"] = ms, rel
+                row[f"{impl} baseline layout"] = layout
+            ms, rel, dens = ours_time[key].get(s, (None, None, None))
+            row["ours ms"], row["x fwd"], row["density"] = ms, rel, dens
             for impl in impls:
                 if impl not in REFERENCE_IMPLS:
                     worst, med, _ = be.get((machine, scheme, stage, threads, impl), (None, None, 0))
@@ -160,30 +198,31 @@ def table_rows(records: Iterable[dict]) -> list[dict]:
     return rows
 
 
-def speedup_table(records: Iterable[dict]) -> str:
+def speedup_table(records: Iterable[dict], baseline_layout: str = "best") -> str:
     records = list(records)
-    grid, ours_time, impls, recs = _grid(records)
+    grid, ours_time, impls, recs = _grid(records, baseline_layout)
     if not grid:
         return "no stage records found"
     lines = []
     lw = max([15, *(len(k[2]) for k in grid)])
-    header = f"{'layer':<{lw}} {'stage':<19} {'scheme':<13} {'thr':>3} {'sparsity':>8}  " + "  ".join(
+    header = f"{'layer':<{lw}} {'stage':<19} {'scheme':<24} {'thr':>3} {'sparsity':>8}  " + "  ".join(
         f"{i:>16}" for i in impls
-    ) + f"  {'ours ms':>9} {'x fwd':>6}"
+    ) + f"  {'ours ms':>9} {'x fwd':>6} {'density':>7}"
     current_machine = None
     for key in sorted(grid):
         machine, suite, layer, stage, scheme, threads = key
         if machine != current_machine:
-            lines += ["", f"machine {machine}: {NOTE}", header, "-" * len(header)]
+            lines += ["", f"machine {machine}: {note(baseline_layout)}", header, "-" * len(header)]
             current_machine = machine
         for s in sorted(grid[key]):
             row = grid[key][s]
-            cells = "  ".join(_cell(*row.get(i, (None, None))) for i in impls)
-            ms, rel = ours_time[key].get(s, (None, None))
+            cells = "  ".join(_cell(*row.get(i, (None, None, None))) for i in impls)
+            ms, rel, dens = ours_time[key].get(s, (None, None, None))
             tail = f"  {ms:>9.3f}" if ms is not None else f"  {'-':>9}"
             tail += f" {rel:>6.2f}" if rel is not None else f" {'':>6}"
-            lines.append(f"{layer:<{lw}} {stage:<19} {scheme:<13} {threads:>3} {s:>8.2f}  {cells}{tail}")
-    lines += ["", break_even_table(recs)]
+            tail += f" {dens:>7.3f}" if dens is not None else f" {'':>7}"
+            lines.append(f"{layer:<{lw}} {stage:<19} {scheme:<24} {threads:>3} {s:>8.2f}  {cells}{tail}")
+    lines += ["", break_even_table(recs, baseline_layout)]
     return "\n".join(lines)
 
 
@@ -193,7 +232,7 @@ def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def render(records: Iterable[dict], fmt: str = "text") -> str:
+def render(records: Iterable[dict], fmt: str = "text", baseline_layout: str = "best") -> str:
     """The same rows and columns as text (the terminal table), Markdown, CSV or JSON."""
     import csv
     import io
@@ -203,11 +242,11 @@ def render(records: Iterable[dict], fmt: str = "text") -> str:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     records = list(records)
     if fmt == "text":
-        return speedup_table(records)
-    rows = table_rows(records)
+        return speedup_table(records, baseline_layout)
+    rows = table_rows(records, baseline_layout)
     columns = list(dict.fromkeys(k for r in rows for k in r))
     if fmt == "json":
-        return json.dumps({"note": NOTE, "columns": columns, "rows": rows}, indent=1)
+        return json.dumps({"note": note(baseline_layout), "columns": columns, "rows": rows}, indent=1)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
@@ -217,20 +256,22 @@ def render(records: Iterable[dict], fmt: str = "text") -> str:
     if not rows:
         return "no stage records found"
     esc = lambda v: _fmt(v).replace("|", "\\|")  # noqa: E731
-    lines = [f"_{NOTE}_", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = [f"_{note(baseline_layout)}_", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(esc(r.get(k)) for k in columns) + " |" for r in rows]
     return "\n".join(lines)
 
 
-def break_even_summary(records: Iterable[dict]) -> dict[tuple, tuple]:
+def break_even_summary(records: Iterable[dict], baseline_layout: str = "best") -> dict[tuple, tuple]:
     """(machine, scheme, stage, threads, impl) -> (worst-layer label, median-layer label, layers)."""
     per_layer: dict[tuple, dict[float, float]] = defaultdict(dict)
     for r in stage_records(records):
         c, m = r["case"], r["metrics"]
-        if c["impl"] in REFERENCE_IMPLS or m.get("yardstick") or m.get("speedup_vs_torch_dense") is None:
+        # implementations only: not the baselines, nor an impl timed only as a yardstick (one forward)
+        val, _ = speedup_of(m, baseline_layout)
+        if c["impl"] in REFERENCE_IMPLS or m.get("yardstick") or val is None:
             continue
         key = (r["machine"].get("id"), c["scheme"], c["stage"], c["threads"], c["impl"], c["layer"])
-        per_layer[key][c["sparsity"]] = m["speedup_vs_torch_dense"]
+        per_layer[key][c["sparsity"]] = val
     summary: dict[tuple, list] = defaultdict(list)
     for key, points in per_layer.items():
         summary[key[:5]].append((break_even(points), break_even_label(points)))
@@ -243,10 +284,12 @@ def break_even_summary(records: Iterable[dict]) -> dict[tuple, tuple]:
     return out
 
 
-def break_even_table(records: Iterable[dict]) -> str:
-    lines = [f"{'machine':<22} {'scheme':<13} {'stage':<19} {'thr':>3} {'impl':<13} break-even sparsity "
-             "(worst layer / median layer; '-' = never at the sparsities measured)"]
-    for key, (worst, med, n) in sorted(break_even_summary(records).items()):
-        lines.append(f"{key[0]:<22} {key[1]:<13} {key[2]:<19} {key[3]:>3} {key[4]:<13} {worst} / {med}"
+def break_even_table(records: Iterable[dict], baseline_layout: str = "best") -> str:
+    against = {"best": "the faster torch-dense layout", "nchw": "torch-dense NCHW",
+               "channels_last": "torch-dense channels_last"}[baseline_layout]
+    lines = [f"{'machine':<22} {'scheme':<24} {'stage':<19} {'thr':>3} {'impl':<13} break-even sparsity "
+             f"vs {against} (worst layer / median layer; '-' = never at the sparsities measured)"]
+    for key, (worst, med, n) in sorted(break_even_summary(records, baseline_layout).items()):
+        lines.append(f"{key[0]:<22} {key[1]:<24} {key[2]:<19} {key[3]:>3} {key[4]:<13} {worst} / {med}"
                      f"  ({n} layers)")
     return "\n".join(lines)

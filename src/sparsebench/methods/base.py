@@ -85,5 +85,15 @@ class Method:
         """The training hook: ``model`` converted to train with the method (in place or new)."""
         raise NotImplementedError(f"method {self.name!r} has no training hook")
 
+    def training_stats(self, model: "nn.Module") -> dict:
+        """Per-layer figures a training run records beside its accuracy (e.g. the density an
+        activation-gradient pruning layer reached); {} when the method has none."""
+        return {}
+
+    def tables(self, records: list) -> list[str]:
+        """Text tables of the method's own `sparsebench table` / `run` prints after the speedup
+        table (e.g. densities reached on captured gradients); [] when it has none."""
+        return []
+
     def __repr__(self) -> str:
         return f"<method {self.name}: {self.title}>"

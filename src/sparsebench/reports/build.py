@@ -39,7 +39,8 @@ def build_report(paths, out_root="reports", name: str | None = None, claims_path
     page = Page(f"sparsebench report: {', '.join(sorted(infos)) or 'no measurements'}")
     page.p(f"Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')} from "
            f"{', '.join(map(str, paths))}: {len(stage)} stage records, {len(records) - len(stage)} other records. "
-           "Speedup = torch-dense median / sparsebench median, timed interleaved in one process; compare "
+           "Speedup = torch-dense median (the faster of NCHW and channels_last unless the run chose a layout) / "
+           "sparsebench median, timed interleaved in one process; compare "
            "ratios within a run, not absolute times across runs.")
     if bad or dropped:
         page.h2("Skipped input")
@@ -51,6 +52,7 @@ def build_report(paths, out_root="reports", name: str | None = None, claims_path
                  "/".join(sorted(i["commit"])), ",".join(map(str, sorted(i["threads"])))) for m, i in sorted(infos.items())])
 
     _claims_section(page, records, infos, claims_path)
+    _layout_section(page, stage)
 
     for title, fn in FIGURES:
         page.h2(title)
@@ -117,6 +119,34 @@ def _compare_section(page: Page, old_paths, records, out: Path) -> None:
     _figures(page, made, "no case in both record sets")
 
 
+def _layout_section(page: Page, stage: list[dict]) -> None:
+    """Which torch-dense layout won per layer x stage (median over the cases that timed both)."""
+    from statistics import median
+
+    times: dict = {}
+    for r in stage:
+        c, m = r["case"], r["metrics"]
+        if c["impl"] in ("torch-dense", "torch-dense-channels_last") and m.get("median_s"):
+            key = (r["machine"]["id"], c["suite"], c["layer"], c["stage"], c["threads"])
+            times.setdefault(key, {}).setdefault(c["impl"], []).append(m["median_s"])
+    rows = []
+    for key in sorted(times):
+        t = times[key]
+        if "torch-dense" in t and "torch-dense-channels_last" in t:
+            nc, cl = median(t["torch-dense"]), median(t["torch-dense-channels_last"])
+            rows.append((*key, f"{nc * 1e3:.3f}", f"{cl * 1e3:.3f}", "channels_last" if cl < nc else "NCHW",
+                         f"{nc / cl:.2f}"))
+    page.h2("Dense baseline: layout per case")
+    if not rows:
+        page.p("No case timed torch-dense in both layouts (records from before channels_last was timed).")
+        return
+    page.p("Every conv stage times torch-dense on NCHW and on channels_last tensors (conversion outside timing); "
+           "speedups are against the faster one unless `--baseline-layout` says otherwise. Times: median over the "
+           "cases of that layer and stage, one process run each.")
+    page.table(("machine", "suite", "layer", "stage", "threads", "NCHW ms", "channels_last ms", "winner",
+                "NCHW / channels_last"), rows, name="layouts")
+
+
 def _figures(page: Page, made, empty_note: str) -> None:
     if not made:
         page.p(f"Figure skipped: {empty_note}.")
@@ -131,8 +161,10 @@ def _claims_section(page: Page, records, infos, claims_path) -> None:
     except (OSError, ValueError, RuntimeError) as exc:
         page.p(f"Claims table skipped: {exc}")
         return
-    page.p("Verdicts: reproduced (measured >= claimed, or within the claim's tolerance), partly, not reproduced, "
-           "different setup (measured, but the setup differs materially: see the note), not measured.")
+    page.p("Verdicts: reproduced (measured >= claimed, or within a tolerance the claim itself states), partly, "
+           "not reproduced, different setup (measured, but the setup differs materially, stand-ins included: see "
+           "the note), not measured (the method is not implemented, or nothing was measured). Each claim is "
+           "quoted in its source's words; every fallback is written in the note.")
     for machine in sorted(infos) or [None]:
         mine = [r for r in records if (r.get("machine") or {}).get("id") == machine]
         if machine:

@@ -53,8 +53,14 @@ class Page:
         return out
 
 
+def claimed_cell(v) -> str:
+    """The claimed number and the claim's own words, quoted in full."""
+    wording = getattr(v, "wording", "")
+    return f'{v.claimed}: "{wording}"' if wording else v.claimed
+
+
 def verdict_rows(verdicts) -> list[list[str]]:
-    return [[v.claim_id, v.claimed, v.measured, v.verdict, v.basis or "-", v.note or "-"] for v in verdicts]
+    return [[v.claim_id, claimed_cell(v), v.measured, v.verdict, v.basis or "-", v.note or "-"] for v in verdicts]
 
 
 def _md_cell(text: str) -> str:

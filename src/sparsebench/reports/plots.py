@@ -178,12 +178,26 @@ def _time_breakdown(recs, suite, machine, info, threads, out: Path, target_s: fl
                    f"{cap}")]
 
 
+# memory figures are drawn only from the fresh-process measurement (runners.memory); older records
+# measured after the timing loop (allocator cache and scratch resident) are left out
+FRESH_MEMORY = "fresh child"
+MEMORY_METRICS = ("tensor_bytes", "peak_delta_bytes", "alloc_bytes")
+
+
+def _usable(metrics: dict, metric: str) -> bool:
+    if metric in ("peak_delta_bytes", "alloc_bytes", "alloc_peak_bytes"):
+        return str(metrics.get("memory_method", "")).startswith(FRESH_MEMORY)
+    return True
+
+
 def _ratio_curves(recs, machine, threads, metric: str, suite: str) -> dict[str, dict[float, float]]:
     """scheme -> sparsity -> median over layers and stages of ours / torch-dense for a metric."""
     pairs: dict = defaultdict(dict)
     for r in recs:
         c = r["case"]
         if r["machine"]["id"] == machine and c["threads"] == threads and c["suite"] == suite:
+            if not _usable(r["metrics"], metric):
+                continue
             v = r["metrics"].get(metric)
             if v is not None:
                 pairs[(c["scheme"], c["layer"], c["stage"], float(c["sparsity"]))][c["impl"]] = v
@@ -197,12 +211,55 @@ def _ratio_curves(recs, machine, threads, metric: str, suite: str) -> dict[str, 
 def memory_vs_sparsity(recs, machine, info, threads, out: Path) -> list[tuple[str, str]]:
     made = []
     for suite in _suites(recs):
+        made += _memory_per_stage(recs, suite, machine, info, threads, out)
         made += _memory_vs_sparsity(recs, suite, machine, info, threads, out)
     return made
 
 
+def _memory_per_stage(recs, suite, machine, info, threads, out: Path, target_s: float = 0.9) -> list[tuple[str, str]]:
+    """Bars per layer / stage: peak-RSS delta and bytes allocated of one stage call, ours vs
+    torch-dense, from the fresh-process measurement, at the sparsity nearest 0.9 (first scheme)."""
+    rows: dict = defaultdict(dict)
+    sp = {}
+    for r in recs:
+        c, m = r["case"], r["metrics"]
+        if r["machine"]["id"] != machine or c["threads"] != threads or c["suite"] != suite:
+            continue
+        if c["impl"] not in (OURS, BASELINE) or not _usable(m, "peak_delta_bytes") or m.get("peak_delta_bytes") is None:
+            continue
+        key = (c["layer"], c["stage"])
+        sp.setdefault(key, set()).add(float(c["sparsity"]))
+        rows[key][(c["scheme"], float(c["sparsity"]), c["impl"])] = (m["peak_delta_bytes"], m.get("alloc_bytes"))
+    bars = []
+    for key in sorted(rows):
+        s0 = _nearest(sorted(sp[key]), target_s)
+        schemes = sorted({sc for (sc, s, _) in rows[key] if s == s0})
+        for sc in schemes[:1]:
+            ours, dense = rows[key].get((sc, s0, OURS)), rows[key].get((sc, s0, BASELINE))
+            if ours and dense:
+                bars.append((f"{key[0]}\n{key[1]}\n{sc}", ours, dense))
+    if not bars:
+        return []
+    fig = Figure(figsize=(max(6.0, 0.9 * len(bars) + 2), 4.8))
+    for i, (what, idx) in enumerate((("peak RSS delta", 0), ("bytes allocated (torch.profiler)", 1))):
+        ax = fig.add_subplot(1, 2, i + 1)
+        xs = range(len(bars))
+        ax.bar([x - 0.2 for x in xs], [(b[1][idx] or 0) / 2**20 for b in bars], 0.4, label=OURS)
+        ax.bar([x + 0.2 for x in xs], [(b[2][idx] or 0) / 2**20 for b in bars], 0.4, label=BASELINE)
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([b[0] for b in bars], fontsize=5, rotation=90)
+        ax.set_ylabel("MiB per stage call")
+        ax.set_title(what, fontsize=8)
+        ax.legend(fontsize=7)
+    cap = caption(machine, info, threads)
+    _title(fig, f"{suite}: memory of one stage call (fresh process per case, inputs allocated)", cap)
+    name = _save(fig, out, f"memory-stage-{_slug(machine)}-t{threads}-{suite}.png", bottom=0.35)
+    return [(name, f"{suite}: peak-RSS delta and bytes allocated of one stage call, {OURS} vs {BASELINE}, "
+                   f"measured in a fresh child process per case. {cap}")]
+
+
 def _memory_vs_sparsity(recs, suite, machine, info, threads, out: Path) -> list[tuple[str, str]]:
-    panels = [(m, _ratio_curves(recs, machine, threads, m, suite)) for m in ("tensor_bytes", "peak_delta_bytes")]
+    panels = [(m, _ratio_curves(recs, machine, threads, m, suite)) for m in MEMORY_METRICS]
     panels = [(m, c) for m, c in panels if c]
     if not panels:
         return []
@@ -224,7 +281,8 @@ def _memory_vs_sparsity(recs, suite, machine, info, threads, out: Path) -> list[
     cap = caption(machine, info, threads)
     _title(fig, f"{suite}: memory relative to torch-dense vs sparsity", cap)
     name = _save(fig, out, f"memory-{_slug(machine)}-t{threads}-{suite}.png")
-    return [(name, f"{suite}: tensor bytes and peak-RSS delta, ours relative to {BASELINE}. {cap}")]
+    return [(name, f"{suite}: tensor bytes, peak-RSS delta and bytes allocated (fresh process per case), "
+                   f"ours relative to {BASELINE}. {cap}")]
 
 
 def efficiency_vs_sparsity(recs, machine, info, threads, out: Path) -> list[tuple[str, str]]:

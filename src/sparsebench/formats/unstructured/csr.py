@@ -254,7 +254,13 @@ class CSRWeight(StoredValuesSGD):
         return ElementMask(self.shape, self.mask(), 1.0 - self.density)
 
     def tensor_bytes(self) -> int:
-        return 4 * (self.row_ptr.numel() + self.col_idx.numel() + self.values.numel())
+        """The CSR arrays plus every cache built so far (the transposed structure per stride)."""
+        return 4 * (self.row_ptr.numel() + self.col_idx.numel() + self.values.numel()) + self.cache_bytes()
+
+    def cache_bytes(self) -> int:
+        """Bytes of the transposed structures cached for backward-data (0 until one is built)."""
+        return sum(t.numel() * t.element_size() if isinstance(t, torch.Tensor) else int(getattr(t, "nbytes", 0))
+                   for trans in self._trans.values() for t in trans)
 
     def transposed(self, stride: int = 1) -> tuple[torch.Tensor, ...]:
         """Cached transposed structure for backward-data (depends on the mask and stride only)."""

@@ -122,15 +122,6 @@ def conv_weight_grad_sampled_kernel(weight, mask, x, dy, stride, padding, *, isa
     return sw.weight_grad_sampled(x, dy, csr.ConvGeometry(stride, padding), isa=isa, threads=threads)
 
 
-def conv_weight_grad_dense_ref(weight, mask, x, dy, stride, padding):
-    return torch.nn.grad.conv2d_weight(x, weight.shape, dy, stride=stride, padding=padding)
-
-
-def conv_weight_grad_dense_kernel(weight, mask, x, dy, stride, padding, *, isa=None, threads=0):
-    sw = csr.CSRWeight.from_dense(weight, mask)
-    return sw.weight_grad_dense(x, dy, csr.ConvGeometry(stride, padding), isa=isa, threads=threads)
-
-
 def linear_forward_ref(weight, mask, x, dy):
     return F.linear(x, weight * mask)
 
@@ -215,12 +206,8 @@ for name, ref, ker, stage, doc in _CONV_OPS:
                 cases=lambda stage=stage: _conv_cases(stage), compare=Comparison.float32_reduction(1000),
                 stages=(stage,), doc=doc))
 
-register(Op(method=METHOD, name="conv_weight_grad_dense", paper=PAPER, reference=conv_weight_grad_dense_ref,
-            kernel=conv_weight_grad_dense_kernel,
-            cases=lambda: (c for c in _conv_cases("weight_grad") if c.id.endswith("-s0.5")),
-            compare=Comparison(exact=True, why="same torch call (fast path: dense oneDNN conv2d_weight)"),
-            stages=("weight_grad",),
-            doc="full dW for methods that regrow: torch's dense conv2d_weight is the fast path (isa ignored)"))
+# No op for CSRWeight.weight_grad_dense: its "kernel" is torch.nn.grad.conv2d_weight, the very call
+# a reference would make, so cross-validating it would compare a call with itself.
 
 for name, ref, ker, stage in (
     ("linear_forward", linear_forward_ref, linear_forward_kernel, "forward"),

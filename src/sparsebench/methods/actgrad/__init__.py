@@ -21,7 +21,7 @@ from .kernels import (
     prune,
     prune_compress,
 )
-from .nn import PrunedConv2d, PrunedLinear, apply_actgrad_pruning
+from .nn import PrunedConv2d, PrunedLinear, PrunedReLU, actgrad_stats, apply_actgrad_pruning
 
 
 class ActgradMethod(Method):
@@ -39,11 +39,35 @@ class ActgradMethod(Method):
     def apply(self, model, scheme, sparsity, *, seed=0, generator=None):
         return model if sparsity == 0.0 else apply_actgrad_pruning(model, sparsity, seed)
 
+    def training_stats(self, model):
+        """Density reached per pruning point (latest backward and mean over the run) and placement."""
+        return actgrad_stats(model)
+
+    def tables(self, records):
+        """Density reached per captured layer, point, placement and p, captured vs Gaussian (from
+        the cached captures only: `python -m sparsebench.methods.actgrad.capture` makes them)."""
+        from . import capture
+
+        sources = sorted({(r["case"]["scheme"], r["case"]["layer"], r["metrics"].get("placement", "-"),
+                           r["metrics"]["grad_source"]) for r in records
+                          if r.get("kind") == "stage" and r["case"].get("suite") == bench.SUITE
+                          and r["case"].get("impl") == "sparsebench" and r["metrics"].get("grad_source")})
+        out = []
+        if sources:
+            out.append("actgrad: gradient source of each scheme's rows (scheme / layer / placement: source)\n" +
+                       "\n".join(f"  {sc} / {layer} / {pl}: {src}" for sc, layer, pl, src in sources))
+        nets = [n for n in ("digits-cnn", "digits-cnn-bn") if capture.cached(n)]
+        if not nets:
+            return out + ["actgrad: no captured gradients cached yet (sparsebench run --suite actgrad, or "
+                          "python -m sparsebench.methods.actgrad.capture, makes them)"]
+        return out + [capture.density_table(capture.density_rows(tuple(nets)))]
+
 
 METHOD = ActgradMethod()
 
 __all__ = [
-    "METHOD", "SparseGrad", "compress_reference", "rows_cols", "PrunedConv2d", "PrunedLinear",
+    "METHOD", "SparseGrad", "compress_reference", "rows_cols", "PrunedConv2d", "PrunedLinear", "PrunedReLU",
+    "actgrad_stats",
     "apply_actgrad_pruning", "conv2d_backward_data", "conv2d_weight_grad", "linear_backward_data",
     "linear_weight_grad", "prune", "prune_compress",
 ]
