@@ -20,6 +20,29 @@ def _progress(i: int, n: int, case) -> None:
     sys.stderr.flush()
 
 
+def _refused(args: argparse.Namespace) -> list:
+    """(case, reason) of the selection that a method cannot build (a format that cannot hold a
+    layer's geometry): recorded as unavailable, not dropped."""
+    from .. import methods
+
+    prof = catalogue.profile(args.profile)
+    out = []
+    for m in methods.all_methods().values():
+        if m.suite and (not args.suite or m.suite in args.suite):
+            out += [(c, why) for c, why in m.refused_cases(prof) if _keep(args, c)]
+    return [] if getattr(args, "peers", None) else out
+
+
+def _keep(args: argparse.Namespace, c) -> bool:
+    return (
+        (not args.layer or c.layer in args.layer)
+        and (not args.scheme or c.scheme in args.scheme)
+        and (not args.stage or c.stage in args.stage)
+        and (not args.threads or c.threads in args.threads)
+        and (not args.sparsity or any(abs(c.sparsity - s) < 1e-9 for s in args.sparsity))
+    )
+
+
 def _select(args: argparse.Namespace) -> list:
     from .. import methods
 
@@ -48,11 +71,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ..measure import load_records
 
     cases = _select(args)
-    if not cases:
+    refused = _refused(args)
+    if not cases and not refused:
         print("no catalogue case matches the selection", file=sys.stderr)
         return 2
     if args.list:
-        print("\n".join(c.id for c in cases))
+        print("\n".join([c.id for c in cases] + [f"{c.id}  (unavailable: {why})" for c, why in refused]))
         return 0
     from ..peers import peers_for
 
@@ -64,7 +88,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     path = run_cases(cases, results_dir=Path(args.results), out=Path(args.out) if args.out else None,
                      rounds=args.rounds, progress=None if args.quiet else _progress, peers=peers,
-                     peer_timeout_s=args.peer_timeout)
+                     peer_timeout_s=args.peer_timeout, refused=refused)
     print(speedup_table(load_records(path)))
     print(f"\n{len(cases)} cases in {time.perf_counter() - t0:.0f} s; records: {path}")
     return 0
