@@ -85,6 +85,7 @@ def config_from(args):
     return TrainConfig(model=args.model, method=args.method, scheme=args.scheme,
                        sparsity=0.9 if rate is None else rate, steps=args.steps, threads=args.threads, data=args.data,
                        batch=args.batch, seed=args.seed, mask_update_every=args.mask_update_every,
+                       warmup=args.warmup, profile_steps=args.profile_steps,
                        memory=not args.no_memory)
 
 
@@ -147,6 +148,8 @@ def add_commands(sub) -> None:
                    help="bundled real data resized to the model's input, or Gaussian noise")
     p.add_argument("--batch", type=int, help="batch per rank (default: the catalogue's)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps per model before timing")
+    p.add_argument("--profile-steps", type=int, default=2, help="profiled steps per model for the breakdown")
     p.add_argument("--mask-update-every", type=int, default=0, help="a mask change every K steps (0: never)")
     p.add_argument("--ranks", type=int, default=1,
                    help="data-parallel ranks over gloo on this machine (also reports 1 -> N scaling); "
