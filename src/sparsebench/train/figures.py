@@ -69,7 +69,7 @@ def plot(dense: dict, method: dict, infos: list, label: str, title: str, out: Pa
     cols = [c for c in COLUMNS if any(c in d for b in (dense, method) for d in b["layers"].values())]
     colors = dict(zip(COLUMNS + ("non-layer",), plt.get_cmap("tab20").colors))
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(max(8, 0.5 * len(names) + 4), 4.5),
-                                  gridspec_kw={"width_ratios": [max(len(names), 1), 2]})
+                                  gridspec_kw={"width_ratios": [max(len(names), 1), 3]})
     x = range(len(names))
     for off, b, hatch in ((-0.2, dense, ""), (0.2, method, "//")):
         bottom = [0.0] * len(names)
@@ -92,7 +92,8 @@ def plot(dense: dict, method: dict, infos: list, label: str, title: str, out: Pa
                 bottom += v
     ax2.set_xticks([0, 1], ["dense", label])
     ax2.set_title("whole step by stage", fontsize=8)
-    ax2.legend(fontsize=6)
+    ax2.set_ylabel("ms per step (profiled)")
+    ax2.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
