@@ -110,14 +110,47 @@ def accuracy_records(method: str = "mest", dataset: str = "digits") -> list[dict
     return out
 
 
-def write_results(results_dir, kinds=("x86", "arm"), *, accuracy: bool = True, **suite_kw) -> list[Path]:
+def write_results(results_dir, kinds=("x86", "arm"), *, accuracy: bool = True, train: bool = True,
+                  **suite_kw) -> list[Path]:
     """results_dir/<machine id>/<stamp>-synthetic.json per machine kind, as `sparsebench run` lays
     them out; suite_kw goes to suite_records (layers, sparsities, rates, threads)."""
     paths = []
     for kind in kinds:
         recs = suite_records(kind, **suite_kw) + (accuracy_records() if accuracy and kind == "x86" else [])
+        recs += train_records(kind) if train else []
         path = Path(results_dir) / MACHINES[kind]["id"] / "20250101T000000Z-synthetic.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"schema": 1, "records": recs}))
         paths.append(path)
     return paths
+
+
+def train_record(kind: str = "x86", model: str = "resnet20", method: str = "actgrad", scheme: str = "actgrad",
+                 sparsity: float = 0.9, speedup: float = 1.5, threads: int = 1) -> dict:
+    """A "train" record of `sparsebench train` (whole-network step) with a two-layer breakdown."""
+    dense = 0.1
+    layers = [{"name": "conv1", "kind": "conv", "weight_shape": [16, 3, 3, 3], "geometry": "3x3/s1",
+               "converted": False, "reason": "first layer stays dense"},
+              {"name": "conv2", "kind": "conv", "weight_shape": [16, 16, 3, 3], "geometry": "3x3/s1",
+               "converted": True, "reason": "", "grad_density": 0.4}]
+    bd = {"dense": {"layers": {"conv1": {"forward": 0.01, "backward": 0.02}, "conv2": {"forward": 0.02, "backward": 0.04}},
+                    "step": {"update": 0.005, "other": 0.005}, "profiled_step_s": 0.1},
+          "method": {"layers": {"conv1": {"forward": 0.01, "backward": 0.02},
+                                "conv2": {"forward": 0.02, "front_end": 0.002, "backward_data": 0.008,
+                                          "weight_grad": 0.006, "other": 0.001}},
+                     "step": {"update": 0.005, "other": 0.005}, "profiled_step_s": 0.08}}
+    case = {"model": model, "method": method, "scheme": scheme, "sparsity": sparsity, "threads": threads, "steps": 5,
+            "data": "digits", "batch": 32, "world_size": 1, "mask_update_every": 0,
+            "id": f"train/{model}/{method}/{scheme}/s{sparsity:g}/t{threads}/w1"}
+    metrics = {"dense": {"median_s": dense, "iqr_s": 0.01, "samples": [dense] * 5},
+               "method": {"median_s": dense / speedup, "iqr_s": 0.01, "samples": [dense / speedup] * 5},
+               "speedup": speedup, "breakdown": bd, "layers": layers, "converted": 1, "dense_layers": 1}
+    return {"schema": 1, "kind": "train", "case": case, "metrics": metrics, "machine": machine_compact(kind, threads),
+            "created": CREATED}
+
+
+def train_records(kind: str = "x86") -> list[dict]:
+    """Whole-network records: resnet20 and alexnet at p = 0.9, and one resnet20 line over s."""
+    out = [train_record(kind, m, speedup=v) for m, v in (("resnet20", 1.4), ("alexnet", 1.8))]
+    out += [train_record(kind, "resnet20", "static_mask", "unstructured", s, 0.5 + s) for s in (0.5, 0.7, 0.9, 0.95)]
+    return out

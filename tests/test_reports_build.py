@@ -36,7 +36,8 @@ def test_report_writes_pages_and_figures(report):
     pngs = sorted(report.glob("*.png"))
     names = {p.name for p in pngs}
     assert all(_png_ok(p) for p in pngs)
-    for prefix in ("speedup-synthetic-epyc", "speedup-synthetic-graviton", "breakdown-", "memory-", "efficiency-"):
+    for prefix in ("speedup-synthetic-epyc", "speedup-synthetic-graviton", "breakdown-", "memory-", "efficiency-",
+                   "network-speedup-synthetic-epyc", "network-breakdown-"):
         assert any(n.startswith(prefix) for n in names), prefix
     assert {"accuracy.png", "machines.png"} <= names
     # every image the pages reference exists, by a relative path

@@ -12,6 +12,7 @@ from sparsebench.claims import cli as claims_cli
 from sparsebench.reports import cli
 import synthetic_records as synthetic
 from sparsebench.claims.validate import cases_for, select
+from sparsebench.claims import validate as validate_mod
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,17 @@ def _parser():
 def _main(argv):
     args = _parser().parse_args(argv)
     return args.func(args)
+
+
+def test_network_claims_and_curves_add_whole_network_runs(all_claims):
+    from sparsebench.catalogue import CURVES, QUICK_NETWORKS
+
+    runs_ = validate_mod.network_runs_for(all_claims["actgrad-cpu-training-3.99x"], "quick")
+    assert runs_ and {r["model"] for r in runs_} <= set(QUICK_NETWORKS) and all(r["sparsity"] == 0.9 for r in runs_)
+    assert validate_mod.network_runs_for(all_claims["ssl-alexnet-conv-cpu-5.1x"], "quick") == []
+    curves = validate_mod.curve_cases("quick")
+    assert {c.sparsity for c in curves} == set(CURVES["quick"].sparsities) and len({c.layer for c in curves}) == 2
+    assert {r["sparsity"] for r in validate_mod.curve_runs("quick")} == set(CURVES["quick"].sparsities)
 
 
 def test_cases_follow_each_claims_measure_spec(all_claims):
@@ -64,6 +76,13 @@ def _no_training(monkeypatch):
         return out
 
     monkeypatch.setattr(runs, "run_accuracy", fake)
+
+    def fake_networks(runs_, out, progress=None):
+        """whole-network runs get fixed synthetic train records instead."""
+        ResultStore(out).extend([synthetic.train_record("x86", r["model"], r["method"], r.get("scheme") or r["method"],
+                                                        r["sparsity"], 1.2) for r in runs_])
+
+    monkeypatch.setattr(validate_mod, "run_networks", fake_networks)
 
 
 def _fake_run(records):

@@ -42,6 +42,23 @@ LAYERS: dict[str, Layer] = {
         _conv("alexnet-conv3", "alexnet", 256, 384, 13),
         _conv("alexnet-conv4", "alexnet", 384, 384, 13),
         _conv("alexnet-conv5", "alexnet", 384, 256, 13),
+        # where real networks spend their time besides 3x3 stride 1 (issue 18); ImageNet-size
+        # layers at batch 16 so one case stays under a second at 1 thread
+        # 1x1: ResNet-50 bottleneck reduce convolutions at 28x28, 14x14, 7x7
+        _conv("r50-1x1-28", "resnet50", 512, 128, 28, k=1, pad=0, n=16),
+        _conv("r50-1x1-14", "resnet50", 1024, 256, 14, k=1, pad=0, n=16),
+        _conv("r50-1x1-7", "resnet50", 2048, 512, 7, k=1, pad=0, n=16),
+        # 1x1: MobileNetV2 expand / project (t = 6) at 28x28 and 14x14
+        _conv("mbv2-expand-28", "mobilenetv2", 32, 192, 28, k=1, pad=0),
+        _conv("mbv2-project-28", "mobilenetv2", 192, 32, 28, k=1, pad=0),
+        _conv("mbv2-expand-14", "mobilenetv2", 64, 384, 14, k=1, pad=0),
+        _conv("mbv2-project-14", "mobilenetv2", 384, 64, 14, k=1, pad=0),
+        # 3x3 stride 2: the CIFAR ResNet-18 stage transition and ResNet-50's at 56x56
+        _conv("resnet-3x3s2-64x16", "cifar-resnet", 64, 128, 16, stride=2),
+        _conv("r50-3x3s2-56", "resnet50", 128, 128, 56, stride=2, n=16),
+        # AlexNet conv1 (11x11 stride 4 on 224x224) and conv2 (5x5 at 27x27), torchvision widths
+        _conv("alexnet-conv1", "alexnet", 3, 64, 224, k=11, stride=4, pad=2, n=16),
+        _conv("alexnet-conv2", "alexnet", 64, 192, 27, k=5, pad=2, n=16),
         # square linear layers, batch 256 (anchors.md)
         Layer("linear-1024", "mlp", LinearShape(batch=256, in_features=1024, out_features=1024)),
         Layer("linear-4096", "mlp", LinearShape(batch=256, in_features=4096, out_features=4096)),
@@ -67,8 +84,8 @@ PROFILES: dict[str, Profile] = {
     # regression smoke test: one layer, one sparsity, every scheme (asv Smoke* classes)
     "smoke": Profile("smoke", layers=("resnet-128x16",), sparsities=(0.9,), threads=(1,)),
     # minutes on 2 cores: one layer per network kind, the sparsities the claims need
-    "quick": Profile("quick", layers=("resnet-128x16", "alexnet-conv4", "linear-1024"), sparsities=(0.0, 0.9),
-                     threads=(1,)),
+    "quick": Profile("quick", layers=("resnet-128x16", "alexnet-conv4", "linear-1024", "mbv2-expand-14",
+                                      "resnet-3x3s2-64x16"), sparsities=(0.0, 0.9), threads=(1,)),
     "full": Profile("full", layers=tuple(LAYERS), sparsities=SPARSITIES, threads=THREADS),
 }
 PROFILE_ENV = "SPARSEBENCH_PROFILE"
@@ -100,3 +117,59 @@ def has_layer(name: str) -> bool:
     except (KeyError, ValueError):
         return False
     return True
+
+
+# --- whole networks (`sparsebench train`; builders in sparsebench.models) -----------------------
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    input: tuple[int, int, int]  # (C, H, W) of one sample
+    batch: int
+    classes: int
+    doc: str
+
+    @property
+    def input_numel(self) -> int:
+        c, h, w = self.input
+        return c * h * w
+
+
+NETWORKS: dict[str, Network] = {
+    n.name: n
+    for n in (
+        Network("resnet20", (3, 32, 32), 32, 10, "CIFAR ResNet-20"),
+        Network("resnet32", (3, 32, 32), 32, 10, "CIFAR ResNet-32"),
+        Network("resnet56", (3, 32, 32), 32, 10, "CIFAR ResNet-56"),
+        Network("resnet18", (3, 32, 32), 32, 10, "ResNet-18 on CIFAR-size input"),
+        Network("vgg16", (3, 32, 32), 32, 10, "VGG-16 (CIFAR, BN)"),
+        Network("alexnet", (3, 32, 32), 32, 10, "AlexNet, CIFAR-size"),
+        Network("alexnet224", (3, 224, 224), 8, 10, "AlexNet, 224x224 input, small batch"),
+        Network("mobilenetv2", (3, 32, 32), 32, 10, "MobileNetV2-style, groups = 1 3x3 convolutions"),
+        Network("mobilenetv2-dw", (3, 32, 32), 32, 10, "MobileNetV2-style, depthwise 3x3 (stay dense)"),
+        Network("mlp", (1, 28, 28), 256, 10, "MLP 784-1024-1024-10"),
+    )
+}
+# the networks the quick profile's whole-network runs (validate, report) use
+QUICK_NETWORKS = ("resnet20", "alexnet")
+
+
+@dataclass(frozen=True)
+class Curves:
+    """The speedup-vs-sparsity curves `sparsebench validate` measures beside the claims, so the
+    report draws multi-point curves: ``stages`` of every scheme on ``layers`` at ``sparsities``,
+    and one whole-network line (``network``, every method's first training scheme)."""
+
+    layers: tuple[str, ...]
+    sparsities: tuple[float, ...]
+    stages: tuple[str, ...]
+    network: str
+    network_steps: int
+
+
+CURVES: dict[str, Curves] = {
+    "quick": Curves(("resnet-128x16", "linear-1024"), (0.5, 0.7, 0.9, 0.95), ("forward",), "resnet20", 3),
+    "full": Curves(("resnet-128x16", "alexnet-conv4", "r50-1x1-14", "linear-1024"), (0.5, 0.7, 0.8, 0.9, 0.95, 0.99),
+                   ("forward", "backward_data", "weight_grad_sampled", "step"), "resnet20", 10),
+}

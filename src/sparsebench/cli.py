@@ -47,11 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .claims import cli as claims_cli
     from .harness import cli as harness_cli
     from .reports import cli as reports_cli
+    from .train import cli as train_cli
 
     harness_cli.add_commands(sub)
     claims_cli.add_commands(sub)
     reports_cli.add_commands(sub)
     accuracy_cli.add_commands(sub)
+    train_cli.add_commands(sub)
     return parser
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 METRICS = ("stage_speedup", "end_to_end_speedup", "flop_reduction", "memory_reduction",
            "communication_reduction", "accuracy_delta")
 COMPARISONS = ("stage_time_sum", "flop_reduction", "memory_reduction", "scheme_vs", "accuracy_delta",
-               "communication_reduction")
+               "communication_reduction", "network_step")
 VERDICTS = ("reproduced", "partly", "not reproduced", "different setup", "not measured")
 # Units follow the metric: factors for speedups/communication, fraction removed for FLOPs/memory.
 _UNITS = {"stage_speedup": "x", "end_to_end_speedup": "x", "communication_reduction": "x",
@@ -26,7 +26,7 @@ _CLAIM_KEYS = {"id", "paper", "method", "metric", "value", "range", "expect", "t
 _SETUP_KEYS = {"network", "dataset", "sparsity", "hardware", "baseline", "wording", "wording_source",
                "tolerance_source"}
 _MEASURE_KEYS = {"suite", "schemes", "stages", "layers", "sparsity", "threads", "comparison", "impl",
-                 "baseline", "aggregate", "plus_dense_forward", "arch", "device", "differs", "caveat", "versus"}
+                 "baseline", "aggregate", "plus_dense_forward", "arch", "device", "differs", "caveat", "versus", "networks"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,9 @@ class Measure:
     differs: str = ""
     caveat: str = ""
     versus: str | None = None
+    # network_step: whole-network training-step speedup ("train" records) on these zoo models;
+    # the suite / stages / layers, when given, add the layer-level figure as the explanation
+    networks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,7 @@ def _parse_measure(cid: str, m) -> Measure:
             if not isinstance(m[key], str):
                 raise _bad(cid, f"measure.{key}", f"must be a string, got {m[key]!r}")
             kw[key] = m[key]
-    for key in ("schemes", "stages", "layers"):
+    for key in ("schemes", "stages", "layers", "networks"):
         if key in m:
             kw[key] = _strings(cid, f"measure.{key}", m[key])
     if "sparsity" in m:

@@ -228,6 +228,8 @@ def evaluate(claim: Claim, records: Iterable[dict]) -> Verdict:
         return _evaluate_accuracy(claim, records)
     if m.comparison not in COMPARISONS:  # a method's own measure function
         return method_comparisons()[m.comparison](claim, records)
+    if m.comparison == "network_step":
+        return _evaluate_network(claim, records)
     if m.comparison == "communication_reduction":
         return _not_measured(claim, "communication is not measured by the harness yet")
     schemes = set(m.schemes) | ({m.versus} if m.versus else set())
@@ -296,3 +298,65 @@ def _dense_forward_records(records: list[dict], machine: str | None, threads: in
 def evaluate_all(claims: Iterable[Claim], records: Iterable[dict]) -> list[Verdict]:
     records = list(records)
     return [evaluate(c, records) for c in claims]
+
+
+def _latest_train(records: Iterable[dict]) -> list[dict]:
+    """The newest "train" record per (machine, run id)."""
+    best: dict[tuple, dict] = {}
+    for r in records:
+        if r.get("kind") != "train":
+            continue
+        key = (r["machine"].get("id"), r["case"].get("id"))
+        if key not in best or str(r.get("created", "")) >= str(best[key].get("created", "")):
+            best[key] = r
+    return list(best.values())
+
+
+def _evaluate_network(claim: Claim, records: list[dict]) -> Verdict:
+    """Whole-network step speedup (dense step median / method step median, timed interleaved in one
+    process by `sparsebench train`) on the claim's networks; the layer-level stage_time_sum of the
+    same claim, when its layers were measured, is added to the note as the explanation."""
+    from dataclasses import replace
+
+    m = claim.measure
+    recs = [r for r in _latest_train(records)
+            if r["case"].get("method") == claim.method and r["case"].get("world_size", 1) == 1
+            and (not m.schemes or r["case"].get("scheme") in m.schemes)
+            and (m.sparsity is None or _same(r["case"].get("sparsity", -1), m.sparsity))
+            and r["metrics"].get("speedup")]
+    machine, recs, machine_note = _pick_machine(claim, recs)
+    if not recs:
+        return _not_measured(claim, f"no whole-network train records of {claim.method} at "
+                                    f"s={m.sparsity if m.sparsity is not None else '?'} (sparsebench train)")
+    threads_seen = sorted({r["case"]["threads"] for r in recs})
+    threads = m.threads if m.threads in threads_seen else threads_seen[0]
+    recs = [r for r in recs if r["case"]["threads"] == threads]
+    present = sorted({r["case"]["model"] for r in recs})
+    wanted = [x for x in present if x in m.networks] if m.networks else present
+    extra: list[str] = []
+    differs = []
+    if m.networks and not wanted:
+        wanted = present
+        differs.append(f"claim is on {', '.join(m.networks)}; measured only on {', '.join(present)}")
+    elif m.networks and len(wanted) < len(m.networks):
+        extra.append(f"{len(wanted)} of the claim's {len(m.networks)} networks measured")
+    per = {}
+    for r in sorted(recs, key=lambda r: str(r.get("created", ""))):
+        if r["case"]["model"] in wanted:
+            per[r["case"]["model"]] = float(r["metrics"]["speedup"])
+    measured = max(per.values()) if m.aggregate == "max" else median(per.values())
+    verdict, why = _judge(claim, measured, list(per.values()))
+    arch = recs[0]["machine"].get("arch")
+    if m.arch and arch != m.arch:
+        differs.append(f"claim is on {m.arch}, measured on {arch}")
+    if m.layers and m.suite:  # the layer figures, as the explanation
+        layer_claim = replace(claim, measure=replace(m, comparison="stage_time_sum"))
+        lv = evaluate(layer_claim, records)
+        if lv.value is not None:
+            extra.append(f"layer level ({lv.basis}): {lv.measured}")
+    isa = recs[0]["machine"].get("isa")
+    basis = (f"{m.aggregate} over {len(per)} networks ({', '.join(f'{k} {v:.2f}x' for k, v in per.items())}), "
+             f"whole training step, s={m.sparsity:g}, {threads} thread(s), {machine} [{isa}]")
+    if machine_note:
+        extra.append(machine_note)
+    return _finish(claim, measured, per, basis, verdict, why, extra, differs)

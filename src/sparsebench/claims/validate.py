@@ -13,7 +13,7 @@ from ..reports.page import VERDICT_HEADERS, Page, claimed_cell, text_table, to_m
 from .data import Claim
 from .evaluate import evaluate_all
 
-MEASURABLE = ("stage_time_sum", "scheme_vs", "flop_reduction", "memory_reduction")
+MEASURABLE = ("stage_time_sum", "scheme_vs", "flop_reduction", "memory_reduction", "network_step")
 
 
 def _layers(claim: Claim, prof: catalogue.Profile, profile_name: str) -> list[str]:
@@ -51,6 +51,68 @@ def cases_for(claim: Claim, profile_name: str = "quick") -> list[BenchCase]:
             dense = (mt.dense_forward_case(layer, m.sparsity, t) for mt in all_methods().values() for t in threads)
             out += [c for c in dense if c is not None][:len(threads)]
     return out
+
+
+def network_runs_for(claim: Claim, profile_name: str = "quick") -> list[dict]:
+    """Whole-network training runs (sparsebench.train.TrainConfig fields) behind a network_step
+    claim: the claim's networks (quick: those in catalogue.QUICK_NETWORKS) at its rate."""
+    m = claim.measure
+    if not claim.implemented or m.comparison != "network_step":
+        return []
+    nets = [n for n in m.networks if n in catalogue.NETWORKS] or list(catalogue.QUICK_NETWORKS)
+    if profile_name == "quick":
+        nets = [n for n in nets if n in catalogue.QUICK_NETWORKS] or nets[:1]
+    threads = (m.threads,) if m.threads else catalogue.profile(profile_name).threads
+    quick = profile_name == "quick"
+    return [{"model": n, "method": claim.method, "scheme": m.schemes[0] if m.schemes else None,
+             "sparsity": m.sparsity if m.sparsity is not None else 0.9, "threads": t, "steps": 5 if quick else 10,
+             "profile_steps": 1 if quick else 2, "memory": not quick} for n in nets for t in threads]
+
+
+def curve_cases(profile_name: str = "quick") -> list[BenchCase]:
+    """The layer cases of the report's speedup-vs-sparsity curves (catalogue.CURVES)."""
+    from ..methods import all_methods
+
+    cv = catalogue.CURVES.get(profile_name)
+    if cv is None:
+        return []
+    prof = catalogue.Profile(f"{profile_name}-curves", cv.layers, cv.sparsities, (1,))
+    return [c for m in all_methods().values() for c in m.cases(prof) if c.stage in cv.stages]
+
+
+def curve_runs(profile_name: str = "quick") -> list[dict]:
+    """The whole-network line of the curves: every method's first training scheme on the curve
+    network at each curve sparsity (1 thread, a few steps, no memory children)."""
+    from ..methods import all_methods
+
+    cv = catalogue.CURVES.get(profile_name)
+    if cv is None:
+        return []
+    return [{"model": cv.network, "method": s, "sparsity": x, "threads": 1, "steps": cv.network_steps,
+             "warmup": 1, "profile_steps": 1, "memory": False}
+            for m in all_methods().values() for s in m.train_schemes()[:1] for x in cv.sparsities]
+
+
+def run_networks(runs: list[dict], path: Path, progress: Callable | None = None) -> None:
+    """Each run once (duplicates dropped), its "train" record appended to ``path``."""
+    from ..train.cli import save
+    from ..train.run import TrainConfig, train
+
+    seen: dict[str, dict] = {}
+    for r in runs:
+        seen.setdefault(repr(sorted(r.items())), r)
+    for i, r in enumerate(seen.values()):
+        if progress:
+            progress(i, len(seen), _Label(f"train/{r['model']}/{r['method']}/s{r['sparsity']:g}"))
+        try:
+            save(train(TrainConfig(**r), progress=False), path)
+        except Exception as exc:  # a failing run is a finding, not the end of validate
+            print(f"error in train run {r}: {type(exc).__name__}: {exc}")
+
+
+class _Label:
+    def __init__(self, text: str) -> None:
+        self.id = text
 
 
 def accuracy_cases_for(claim: Claim, profile_name: str = "quick") -> list:
@@ -96,6 +158,10 @@ def validate(claims: list[Claim], *, profile_name: str, results_dir: Path, round
     from ..measure import default_results_path, machine_record
 
     cases = select(claims, profile_name)
+    known = {c.id for c in cases}
+    cases += [c for c in curve_cases(profile_name) if c.id not in known]
+    networks = [r for claim in claims for r in network_runs_for(claim, profile_name)]
+    networks += curve_runs(profile_name) if len(claims) > 1 else []  # a single --claim: its runs only
     training = {c.id: c for claim in claims for c in accuracy_cases_for(claim, profile_name)}
     # named up front, so an interrupted run still knows where its records are
     path = out or default_results_path(results_dir, machine_record())
@@ -103,6 +169,8 @@ def validate(claims: list[Claim], *, profile_name: str, results_dir: Path, round
     try:
         if cases:
             run_cases(cases, results_dir=results_dir, out=path, rounds=rounds, progress=progress)
+        if networks:
+            run_networks(networks, path, progress=progress)
         if training:
             run_accuracy(training.values(), path, progress=progress)
     except KeyboardInterrupt as exc:

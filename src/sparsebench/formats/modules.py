@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from . import available_formats, get_format
+from ..profiling import stage_range
 from .base import ConvGeometry, SparseWeight
 from .mutate import rebuild, remap_tensor
 
@@ -39,8 +40,13 @@ class _SparseStages(torch.autograd.Function):
         (x,) = ctx.saved_tensors
         sw, geom, t = ctx.sw, ctx.geom, ctx.threads
         dy = dy.contiguous()  # autograd may hand over an expanded / strided gradient
-        dvalues = sw.weight_grad_sampled(x, dy, geom, threads=t) if ctx.needs_input_grad[0] else None
-        dx = sw.backward_data(dy, tuple(x.shape), geom, threads=t) if ctx.needs_input_grad[1] else None
+        dvalues = dx = None
+        if ctx.needs_input_grad[0]:
+            with stage_range("weight_grad_sampled"):
+                dvalues = sw.weight_grad_sampled(x, dy, geom, threads=t)
+        if ctx.needs_input_grad[1]:
+            with stage_range("backward_data"):
+                dx = sw.backward_data(dy, tuple(x.shape), geom, threads=t)
         return dvalues, dx, None, None, None
 
 

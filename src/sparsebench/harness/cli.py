@@ -27,24 +27,43 @@ def _profile(args: argparse.Namespace):
     return prof
 
 
+def _refused(args: argparse.Namespace) -> list:
+    """(case, reason) of the selection that a method cannot build (a format that cannot hold a
+    layer's geometry): recorded as unavailable, not dropped."""
+    from .. import methods
+
+    prof = _profile(args)
+    layers = _layers(args, prof)
+    out = []
+    for m in methods.all_methods().values():
+        if m.suite and (not args.suite or m.suite in args.suite):
+            out += [(c, why) for c, why in m.refused_cases(prof) if _keep(args, c, layers)]
+    return [] if getattr(args, "peers", None) else out
+
+
+def _layers(args: argparse.Namespace, prof) -> set:
+    """The layers a selection keeps: the profile's own when --shape / --shapes-file replaced them."""
+    own = prof.layers != catalogue.profile(args.profile).layers
+    return set(prof.layers) if own else set(args.layer or ())
+
+
+def _keep(args: argparse.Namespace, c, layers: set) -> bool:
+    return (
+        (not layers or c.layer in layers)
+        and (not args.scheme or c.scheme in args.scheme)
+        and (not args.stage or c.stage in args.stage)
+        and (not args.threads or c.threads in args.threads)
+        and (not args.sparsity or any(abs(c.sparsity - s) < 1e-9 for s in args.sparsity))
+    )
+
+
 def _select(args: argparse.Namespace) -> list:
     from .. import methods
 
     prof = _profile(args)
     cases = methods.cases(prof, tuple(args.suite) if args.suite else None)
-    own = prof.layers != catalogue.profile(args.profile).layers  # --shape / --shapes-file given
-    layers = set(prof.layers) if own else set(args.layer or ())
-
-    def keep(c) -> bool:
-        return (
-            (not layers or c.layer in layers)
-            and (not args.scheme or c.scheme in args.scheme)
-            and (not args.stage or c.stage in args.stage)
-            and (not args.threads or c.threads in args.threads)
-            and (not args.sparsity or any(abs(c.sparsity - s) < 1e-9 for s in args.sparsity))
-        )
-
-    out = [c for c in cases if keep(c)]
+    layers = _layers(args, prof)
+    out = [c for c in cases if _keep(args, c, layers)]
     if getattr(args, "peers", None):  # --peers: only the cases a peer baseline applies to
         from ..peers import applies
 
@@ -65,6 +84,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         cases = _select(args)
         prof = _profile(args)
+        refused = _refused(args)
     except ShapeError as exc:  # nothing is measured or written
         print(f"run: {exc}", file=sys.stderr)
         return 2
@@ -75,11 +95,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             for line in m.refusals(dataclasses.replace(prof, layers=tuple(own))):
                 if not scheme_sel or line.split(" ", 1)[0] in scheme_sel:
                     print(f"note: {line}", file=sys.stderr)
-    if not cases:
+    if not cases and not refused:
         print("no case matches the selection", file=sys.stderr)
         return 2
     if args.list:
-        print("\n".join(c.id for c in cases))
+        print("\n".join([c.id for c in cases] + [f"{c.id}  (unavailable: {why})" for c, why in refused]))
         return 0
     from ..peers import peers_for
 
@@ -91,7 +111,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     path = run_cases(cases, results_dir=Path(args.results), out=Path(args.out) if args.out else None,
                      rounds=args.rounds, progress=progress(args.quiet), peers=peers,
-                     peer_timeout_s=args.peer_timeout, memory=args.memory, baseline_layout=args.baseline_layout)
+                     peer_timeout_s=args.peer_timeout, memory=args.memory, baseline_layout=args.baseline_layout,
+                     refused=refused)
     records = load_records(path)
     print(speedup_table(records, baseline_layout=args.baseline_layout))
     _method_tables(records)

@@ -103,9 +103,11 @@ def run_cases(
     peer_timeout_s: float | None = None,
     memory: bool = True,
     baseline_layout: str = "best",
+    refused: Iterable[tuple[BenchCase, str]] = (),
 ) -> Path:
     """Measure cases one by one, appending records atomically as each completes.
 
+    ``refused``: (case, reason) pairs recorded as "unavailable" up front.
     With ``peers`` (default), every case a peer applies to also gets the peer's record, measured
     in its child process after ours; when the peer is not installed that record is a
     "peer-error" saying so. With ``memory`` (default), each case's memory is measured in a
@@ -122,6 +124,9 @@ def run_cases(
     path = out or default_results_path(results_dir, full)
     store = ResultStore(path)
     store.append(make_record("machine", {}, {}, full))
+    # cases a method cannot build here (e.g. a format that cannot hold the layer's geometry)
+    store.extend([make_record("unavailable", {**c.to_dict(), "id": c.id}, {"reason": why}, machine)
+                  for c, why in refused])
     runners: dict[str, ChildRunner] = {}
     mem_runner = None
     try:

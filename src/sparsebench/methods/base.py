@@ -95,5 +95,44 @@ class Method:
         table (e.g. densities reached on captured gradients); [] when it has none."""
         return []
 
+
+    # --- whole-network training (`sparsebench train`; safe defaults: the method has none) ----
+    # first / last layer policy: whether a network's first and last conv / linear layer stay dense
+    dense_first: bool = False
+    dense_last: bool = False
+    # the stages its layers report inside a step (sparsebench.profiling ranges), in report order
+    train_stages: tuple[str, ...] = ()
+
+    def train_schemes(self) -> tuple[str, ...]:
+        """The schemes a whole-network run can take (`sparsebench train --method <scheme>` finds
+        the method by them); the first is its default."""
+        return ()
+
+    def layer_refuses(self, module: "nn.Module", scheme: str, sparsity: float) -> str | None:
+        """Why this method cannot train ``module`` (a leaf nn.Conv2d / nn.Linear) on ``scheme`` at
+        ``sparsity``, so it stays dense; None if it can."""
+        return f"method {self.name!r} has no whole-network training hook"
+
+    def convert_layer(self, module: "nn.Module", scheme: str, sparsity: float, *, seed: int, index: int,
+                      threads: int, generator: Any) -> "nn.Module":
+        """The method's twin of one leaf layer (called only where layer_refuses gives None)."""
+        raise NotImplementedError(f"method {self.name!r} has no whole-network training hook")
+
+    def mask_update(self, model: "nn.Module", optimizer: Any, generator: Any) -> int:
+        """One mask change of every converted layer (MEST / SET style); units changed (0: none)."""
+        return 0
+
+    def layer_facts(self, module: "nn.Module") -> dict:
+        """What a converted layer reached after the run: e.g. {"weight_density": ...} or
+        {"grad_density": ...} (on this model's real gradients), and a "mask_digest" when it
+        holds a mask (checked identical across data-parallel ranks)."""
+        return {}
+
+    def refused_cases(self, profile: "Profile") -> Iterator[tuple["BenchCase", str]]:
+        """Catalogue cases of its grid that it cannot build, each with the reason, so runs record
+        them as unavailable instead of dropping them."""
+        fn = self._bench("refused_cases")
+        return fn(profile) if fn else iter(())
+
     def __repr__(self) -> str:
         return f"<method {self.name}: {self.title}>"

@@ -61,6 +61,11 @@ def build_report(paths, out_root="reports", name: str | None = None, claims_path
             made += fn(stage, machine, infos[machine], threads, out)
         _figures(page, made, "no stage records with the data for this figure")
 
+    page.h2("Whole-network training steps")
+    _network_table(page, records)
+    _figures(page, plots.network_speedup(records, out) + plots.network_breakdowns(records, out),
+             "no whole-network records yet (kind 'train': sparsebench train, or validate)")
+
     page.h2("Accuracy")
     acc = [r for r in records if r.get("kind") == "accuracy"]
     _figures(page, plots.accuracy(acc, out),
@@ -145,6 +150,18 @@ def _layout_section(page: Page, stage: list[dict]) -> None:
            "cases of that layer and stage, one process run each.")
     page.table(("machine", "suite", "layer", "stage", "threads", "NCHW ms", "channels_last ms", "winner",
                 "NCHW / channels_last"), rows, name="layouts")
+
+
+def _network_table(page: Page, records) -> None:
+    rows = []
+    for r in sorted(plots._latest_train(records), key=lambda r: r["case"]["id"]):
+        c, m = r["case"], r["metrics"]
+        rows.append((r["machine"].get("id"), c["model"], c["scheme"], f"{c['sparsity']:g}", c["threads"],
+                     c.get("world_size", 1), f"{m['dense']['median_s'] * 1e3:.1f}", f"{m['method']['median_s'] * 1e3:.1f}",
+                     f"{m['speedup']:.2f}x", f"{m.get('converted', '?')} / {m.get('dense_layers', '?')}"))
+    if rows:
+        page.table(("machine", "model", "scheme", "s / p", "threads", "ranks", "dense ms", "method ms", "speedup",
+                    "layers converted / dense"), rows)
 
 
 def _figures(page: Page, made, empty_note: str) -> None:

@@ -46,6 +46,10 @@ def well_formed(records: Iterable[dict]) -> tuple[list[dict], int]:
                     c["impl"], float(r["metrics"]["median_s"])
             elif kind == "accuracy":
                 float(r["metrics"]["accuracy"]), float(r["case"]["sparsity"])
+            elif kind == "train":  # whole-network step (sparsebench train)
+                c, m = r["case"], r["metrics"]
+                (c["id"], c["model"], c["scheme"], float(c["sparsity"]), c["threads"], r["machine"]["id"])
+                float(m["speedup"]), float(m["dense"]["median_s"]), float(m["method"]["median_s"])
             ok.append(r)
         except (KeyError, TypeError, ValueError):
             dropped += 1

@@ -426,3 +426,66 @@ def compare_ratios(cmp, out: Path) -> list[tuple[str, str]]:
     name = _save(fig, out, "compare.png", left=0.55, right=0.95, top=1 - 0.9 / fig.get_figheight(),
                  bottom=0.75 / fig.get_figheight())
     return [(name, "A vs B: per-case ratio of speedups, red = regression, green = improvement.")]
+
+
+def _latest_train(recs) -> list[dict]:
+    best: dict[tuple, dict] = {}
+    for r in recs:
+        if r.get("kind") == "train" and (r.get("metrics") or {}).get("speedup"):
+            key = ((r.get("machine") or {}).get("id"), r["case"].get("id"))
+            if key not in best or str(r.get("created", "")) >= str(best[key].get("created", "")):
+                best[key] = r
+    return list(best.values())
+
+
+def network_speedup(recs, out: Path) -> list[tuple[str, str]]:
+    """Whole-network training-step speedup vs sparsity (or rate), one line per model x method
+    scheme, per machine and thread count ("train" records of `sparsebench train` / validate)."""
+    made = []
+    train = [r for r in _latest_train(recs) if r["case"].get("world_size", 1) == 1]
+    by: dict[tuple, dict] = {}
+    for r in train:
+        c = r["case"]
+        key = (r["machine"].get("id"), c["threads"])
+        by.setdefault(key, {}).setdefault(f"{c['model']} {c['scheme']}", {})[float(c["sparsity"])] = r["metrics"]["speedup"]
+    for (machine, threads), lines in sorted(by.items()):
+        fig = Figure(figsize=(7, 4.2))
+        ax = fig.add_subplot()
+        ax.axhline(1.0, color="grey", lw=0.8)
+        for label, pts in sorted(lines.items()):
+            xs = sorted(pts)
+            ax.plot(xs, [pts[x] for x in xs], "o-", lw=1.8, label=label)
+        ax.set_xlabel("weight sparsity s / pruning rate p")
+        ax.set_ylabel("training-step speedup vs dense model")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+        cap = f"{machine}, {threads} thread(s); dense and method steps timed interleaved in one process"
+        _title(fig, "whole-network training step: speedup vs sparsity", cap)
+        name = _save(fig, out, f"network-speedup-{_slug(machine)}-t{threads}.png")
+        made.append((name, f"Whole-network step speedup (dense median / method median). {cap}"))
+    return made
+
+
+def network_breakdowns(recs, out: Path, target_s: float = 0.9) -> list[tuple[str, str]]:
+    """The per-layer, per-stage stacked bars of each whole-network run nearest ``target_s``."""
+    from ..train import figures
+
+    made = []
+    runs = {}
+    for r in _latest_train(recs):
+        c = r["case"]
+        key = (r["machine"].get("id"), c["model"], c["scheme"], c["threads"], c.get("world_size", 1))
+        if key not in runs or abs(c["sparsity"] - target_s) < abs(runs[key]["case"]["sparsity"] - target_s):
+            runs[key] = r
+    for (machine, model, scheme, threads, world), r in sorted(runs.items()):
+        m = r["metrics"]
+        b = m.get("breakdown") or {}
+        if "dense" not in b or "method" not in b:
+            continue
+        infos = m.get("layers", [])
+        name = f"network-breakdown-{_slug(machine)}-{_slug(model)}-{_slug(scheme)}-t{threads}-w{world}.png"
+        title = (f"{model} {scheme} s={r['case']['sparsity']:g}, {threads} thread(s), {world} rank(s): "
+                 f"step speedup {m['speedup']:.2f}x")
+        figures.plot(b["dense"], b["method"], infos, scheme, title, out / name)
+        made.append((name, f"{title}. {machine}; ms per step under torch.profiler"))
+    return made

@@ -63,6 +63,31 @@ class ActgradMethod(Method):
         return out + [capture.density_table(capture.density_rows(tuple(nets)))]
 
 
+    # --- whole-network training (methods/actgrad/train.py) -----------------------------------
+    # every conv and hidden linear layer prunes its output gradient; the classifier's dO is the
+    # loss gradient itself (batch x classes), not worth a front end, so it stays dense
+    dense_last = True
+    train_stages = ("forward", "front_end", "backward_data", "weight_grad", "update")
+
+    def train_schemes(self):
+        return (bench.METHOD_SCHEME,)
+
+    def layer_refuses(self, module, scheme, sparsity):
+        from .train import layer_refuses
+
+        return layer_refuses(module, scheme, sparsity)
+
+    def convert_layer(self, module, scheme, sparsity, *, seed, index, threads, generator):
+        from .train import convert_layer
+
+        return convert_layer(module, sparsity, seed=seed, index=index, threads=threads)
+
+    def layer_facts(self, module):
+        from .train import layer_facts
+
+        return layer_facts(module)
+
+
 METHOD = ActgradMethod()
 
 __all__ = [

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...profiling import stage_range
 from . import kernels
 
 _MASK64 = (1 << 64) - 1
@@ -52,14 +53,17 @@ class _PrunedConv2dFn(torch.autograd.Function):
     def backward(ctx, dy):
         x, weight = ctx.saved_tensors
         layer = ctx.layer
-        sg = layer.front_end(dy.contiguous())
+        with stage_range("front_end"):
+            sg = layer.front_end(dy.contiguous())
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
-            dx = kernels.conv2d_backward_data(weight.detach().contiguous(), sg, tuple(x.shape[2:]), ctx.stride,
-                                          ctx.padding, threads=layer.threads)
+            with stage_range("backward_data"):
+                dx = kernels.conv2d_backward_data(weight.detach().contiguous(), sg, tuple(x.shape[2:]), ctx.stride,
+                                                  ctx.padding, threads=layer.threads)
         if ctx.needs_input_grad[1]:
-            dw = kernels.conv2d_weight_grad(x.detach().contiguous(), sg, tuple(weight.shape[2:]), ctx.stride,
-                                        ctx.padding, threads=layer.threads)
+            with stage_range("weight_grad"):
+                dw = kernels.conv2d_weight_grad(x.detach().contiguous(), sg, tuple(weight.shape[2:]), ctx.stride,
+                                                ctx.padding, threads=layer.threads)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             n, cout = sg.shape[:2]
             db = sg.row_sums().reshape(n, cout).sum(0)
@@ -77,12 +81,15 @@ class _PrunedLinearFn(torch.autograd.Function):
     def backward(ctx, dy):
         x, weight = ctx.saved_tensors
         layer = ctx.layer
-        sg = layer.front_end(dy.contiguous())
+        with stage_range("front_end"):
+            sg = layer.front_end(dy.contiguous())
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
-            dx = kernels.linear_backward_data(weight.detach().contiguous(), sg, threads=layer.threads)
+            with stage_range("backward_data"):
+                dx = kernels.linear_backward_data(weight.detach().contiguous(), sg, threads=layer.threads)
         if ctx.needs_input_grad[1]:
-            dw = kernels.linear_weight_grad(x.detach().contiguous(), sg, threads=layer.threads)
+            with stage_range("weight_grad"):
+                dw = kernels.linear_weight_grad(x.detach().contiguous(), sg, threads=layer.threads)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             db = sg.to_dense().sum(0)
         return dx, dw, db, None

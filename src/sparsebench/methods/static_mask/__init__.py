@@ -51,5 +51,46 @@ class StaticMaskMethod(Method):
                 self.apply(child, scheme, sparsity, generator=gen)
         return model
 
+    # --- whole-network training ----------------------------------------------------------------
+    # first conv and classifier stay dense, as SWAT (first layer) and the RigL / MEST-style
+    # CIFAR runs do: they hold few weights and the first sees only 3 input channels
+    dense_first = True
+    dense_last = True
+    train_stages = ("forward", "backward_data", "weight_grad_sampled", "update", "mask_update")
+
+    def train_schemes(self):
+        return tuple(available_formats())
+
+    def layer_refuses(self, module, scheme, sparsity):
+        if isinstance(module, nn.Conv2d):
+            if module.groups != 1 or tuple(module.dilation) != (1, 1) or isinstance(module.padding, str):
+                return f"groups={module.groups}, dilation={tuple(module.dilation)}: the formats hold groups=1 convolutions"
+            if module.kernel_size[0] != module.kernel_size[1] or module.stride[0] != module.stride[1]:
+                return "non-square kernel or stride"
+        elif not isinstance(module, nn.Linear):
+            return f"{type(module).__name__} is not a conv / linear layer"
+        try:
+            fmt = get_format(scheme)
+        except KeyError as exc:
+            return str(exc)
+        return fmt.refuses(tuple(module.weight.shape), sparsity)
+
+    def convert_layer(self, module, scheme, sparsity, *, seed, index, threads, generator):
+        twin = SparseConv2d if isinstance(module, nn.Conv2d) else SparseLinear
+        return twin.from_dense(module, scheme=scheme, sparsity=sparsity, generator=generator, threads=threads)
+
+    def mask_update(self, model, optimizer, generator):
+        changed = 0
+        for mod in model.modules():
+            if isinstance(mod, (SparseConv2d, SparseLinear)):
+                changed += mod.prune_grow(bench.MASK_UPDATE_FRACTION, optimizer=optimizer, generator=generator)["grown"]
+        return changed
+
+    def layer_facts(self, module):
+        if not isinstance(module, (SparseConv2d, SparseLinear)):
+            return {}
+        return {"weight_density": module.sw.density, "nnz": module.sw.nnz,
+                "mask_digest": bench.mask_digest(module.sw.mask())}
+
 
 METHOD = StaticMaskMethod()

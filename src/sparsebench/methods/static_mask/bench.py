@@ -80,6 +80,23 @@ def _dense_names(case: BenchCase) -> tuple[str, ...]:
     return dense_impls(catalogue.layer(case.layer).shape)
 
 
+def refused_cases(prof: Profile) -> Iterator[tuple[BenchCase, str]]:
+    """The (case, reason) pairs of the grid whose layer geometry a format cannot hold (e.g. pattern
+    on 1x1, 5x5 or linear layers): recorded as unavailable, never silently dropped."""
+    for layer in prof.layers:
+        if not catalogue.has_layer(layer):
+            continue
+        for scheme in formats_of(prof):
+            why = get_format(scheme).refuses(catalogue.layer(layer).shape.weight_shape, None)
+            if not why:
+                continue
+            for stage in STAGES:
+                for s in prof.sparsities:
+                    for t in prof.threads:
+                        if not (stage == "mask_update" and s <= 0.0):
+                            yield BenchCase(SUITE, layer, scheme, stage, s, t), why
+
+
 def impl_names(case: BenchCase) -> tuple[str, ...]:
     if case.stage == "mask_update":
         return (OURS, TORCH_DENSE, FORWARD_REF)
