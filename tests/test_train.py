@@ -6,6 +6,7 @@ No speed is asserted anywhere: only that the figures exist and are well formed."
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -75,7 +76,8 @@ def _tiny(method: str, **kw) -> TrainConfig:
 def test_train_reports_speedup_breakdown_and_layer_facts(method, scheme):
     res = train(_tiny(scheme, mask_update_every=1), progress=False)
     m = res["metrics"]
-    assert m["speedup"] > 0 and len(m["dense"]["samples"]) == 2 == len(m["method"]["samples"])
+    # recorded, not a target: a finite ratio of two measured medians
+    assert math.isfinite(m["speedup"]) and len(m["dense"]["samples"]) == 2 == len(m["method"]["samples"])
     assert m["converted"] > 0
     names = {i.name for i in res["infos"]}
     for which in ("dense", "method"):
