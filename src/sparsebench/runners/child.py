@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import selectors
 import signal
 import subprocess
 import sys
@@ -30,6 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .lines import NoLine, read_line
 
 STACK_BYTES = 64 * 1024 * 1024  # default stack for a peer's threads (SparseProp needs more than 8 MiB)
 
@@ -112,22 +113,14 @@ class ChildProcess:
                            signal=sig, returncode=rc)
 
     def _read(self, timeout_s: float, what: str) -> dict:
-        deadline = time.monotonic() + timeout_s
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
         try:
-            while b"\n" not in self._buf:
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    self.kill()
-                    raise ChildFailure("timeout", f"{self.name} child gave no answer within {timeout_s:.0f} s while {what}")
-                chunk = os.read(self.proc.stdout.fileno(), 65536)
-                if not chunk:
-                    raise self._dead(what)
-                self._buf += chunk
-        finally:
-            sel.close()
-        line, self._buf = self._buf.split(b"\n", 1)
+            line, self._buf = read_line(self.proc.stdout, self._buf, timeout_s)
+        except NoLine as exc:
+            if exc.reason == "eof":
+                raise self._dead(what) from None
+            self.kill()
+            raise ChildFailure("timeout", f"{self.name} child gave no answer within {timeout_s:.0f} s while {what}") \
+                from None
         try:
             return json.loads(line)
         except json.JSONDecodeError as exc:

@@ -33,14 +33,14 @@ from __future__ import annotations
 import gc
 import json
 import os
-import selectors
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from .lines import NoLine, read_line
 
 MMAP_THRESHOLD = 64 * 1024
 METHOD = "fresh child, first call (clear_refs)"
@@ -159,22 +159,14 @@ class MemoryRunner:
             raise MemoryFailure("error", hello.get("error", "memory zygote failed to start"))
 
     def _read(self, timeout_s: float, what: str) -> dict:
-        deadline = time.monotonic() + timeout_s
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
         try:
-            while b"\n" not in self._buf:
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    self.kill()
-                    raise MemoryFailure("timeout", f"memory child gave no answer within {timeout_s:.0f} s while {what}")
-                chunk = os.read(self.proc.stdout.fileno(), 65536)
-                if not chunk:
-                    raise MemoryFailure("crash", f"memory zygote exited (code {self.proc.wait()}) while {what}")
-                self._buf += chunk
-        finally:
-            sel.close()
-        line, self._buf = self._buf.split(b"\n", 1)
+            line, self._buf = read_line(self.proc.stdout, self._buf, timeout_s)
+        except NoLine as exc:
+            if exc.reason == "eof":
+                raise MemoryFailure("crash", f"memory zygote exited (code {self.proc.wait()}) while {what}") from None
+            self.kill()
+            raise MemoryFailure("timeout", f"memory child gave no answer within {timeout_s:.0f} s while {what}") \
+                from None
         return json.loads(line)
 
     def measure(self, case) -> dict[str, dict]:
