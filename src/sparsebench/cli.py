@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .accuracy import cli as accuracy_cli
     from .claims import cli as claims_cli
     from .harness import cli as harness_cli
+    from .models import cli as models_cli
     from .reports import cli as reports_cli
     from .train import cli as train_cli
 
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     reports_cli.add_commands(sub)
     accuracy_cli.add_commands(sub)
     train_cli.add_commands(sub)
+    models_cli.add_commands(sub)
     return parser
 
 

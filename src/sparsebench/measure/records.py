@@ -90,14 +90,18 @@ def load_records(path) -> list[dict]:
 
 
 def _write_atomic(path: Path, data: dict) -> None:
+    atomic_write_text(path, json.dumps(data, indent=1) + "\n")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so a reader sees the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Same directory, so os.replace is a rename within one file system (atomic on POSIX).
     # The name starts with "." and ends in ".tmp" so a leftover is never read as a result.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.write("\n")
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

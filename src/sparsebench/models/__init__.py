@@ -188,10 +188,30 @@ BUILDERS: dict[str, Callable[[int], nn.Module]] = {
 }
 
 
+def network(name: str, input_shape=None):
+    """The catalogue Network of a zoo model, or of a user's ``package.module:factory`` (whose
+    ``input_shape`` C,H,W is required; see models.user)."""
+    from . import user
+
+    if user.is_factory(name):
+        return user.network(name, None if input_shape is None else user.parse_input_shape(input_shape))
+    if name not in NETWORKS:
+        raise ValueError(f"--model: unknown model {name!r}; known: {', '.join(BUILDERS)}, "
+                         "or package.module:factory with --input-shape")
+    if input_shape is not None and tuple(user.parse_input_shape(input_shape)) != NETWORKS[name].input:
+        raise ValueError(f"--input-shape: zoo model {name!r} takes {NETWORKS[name].input}, got {input_shape!r}")
+    return NETWORKS[name]
+
+
 def build(name: str, seed: int = 0) -> nn.Module:
-    """A freshly initialised model of the zoo (torch's default init under ``seed``)."""
+    """A freshly initialised model of the zoo, or of a user's factory (torch's default init
+    under ``seed``)."""
+    from . import user
+
+    if user.is_factory(name):
+        return user.build(name, seed)
     if name not in BUILDERS:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(BUILDERS)}")
+        raise ValueError(f"--model: unknown model {name!r}; known: {', '.join(BUILDERS)}")
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return BUILDERS[name](NETWORKS[name].classes)

@@ -86,7 +86,13 @@ def config_from(args):
                        sparsity=0.9 if rate is None else rate, steps=args.steps, threads=args.threads, data=args.data,
                        batch=args.batch, seed=args.seed, mask_update_every=args.mask_update_every,
                        warmup=args.warmup, profile_steps=args.profile_steps,
-                       memory=not args.no_memory)
+                       memory=not args.no_memory, input_shape=_input_shape(args))
+
+
+def _input_shape(args):
+    from ..models.user import parse_input_shape
+
+    return None if args.input_shape is None else parse_input_shape(args.input_shape)
 
 
 def run_ranks_train(cfg, ranks: int) -> dict:
@@ -103,9 +109,17 @@ def run_ranks_train(cfg, ranks: int) -> dict:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from .. import models
+    from .convert import resolve_method
     from .run import env_world, train
 
-    cfg = config_from(args)
+    try:  # a bad --model / --input-shape is refused before anything runs or is written
+        cfg = config_from(args)
+        models.network(cfg.model, cfg.input_shape)
+        resolve_method(cfg.method, cfg.scheme)
+    except ValueError as exc:
+        print(f"train: {exc}", file=sys.stderr)
+        return 2
     if args.ranks > 1:
         res = run_ranks_train(cfg, args.ranks)
         res["infos"] = res["metrics"]["layers"]
@@ -132,10 +146,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub) -> None:
-    from ..catalogue import NETWORKS
+    from .. import models
 
-    p = sub.add_parser("train", help="time a zoo model's training step with a method vs dense, per layer and stage")
-    p.add_argument("--model", required=True, choices=sorted(NETWORKS))
+    p = sub.add_parser("train", help="time a model's training step with a method vs dense, per layer and stage")
+    p.add_argument("--model", required=True, metavar="NAME|package.module:factory",
+                   help=f"a zoo model ({', '.join(models.names())}) or your own: a zero-argument factory "
+                        "returning an nn.Module (the working directory is importable); needs --input-shape")
+    p.add_argument("--input-shape", metavar="C,H,W", help="one sample's shape, for a user model")
     p.add_argument("--method", required=True,
                    help="a method, or a scheme one trains on (a weight format name selects the static-mask method)")
     p.add_argument("--scheme", help="the method's scheme (default: its first)")

@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..catalogue import NETWORKS
 from ..profiling import stage_range
 from . import breakdown
 from .convert import convert, leaf_layers, resolve_method
@@ -39,11 +38,19 @@ class TrainConfig:
     warmup: int = 2
     profile_steps: int = 2
     mask_update_every: int = 0  # a mask change every K steps (0: none)
+    input_shape: tuple[int, int, int] | None = None  # one sample's C,H,W: required for a user model
     memory: bool = True  # peak memory of one step in fresh child processes
     plot_dir: str | None = None  # where the stacked bar plot goes (None: no plot)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def network_of(cfg: TrainConfig):
+    """The model's catalogue entry (input shape, batch, classes): zoo or user factory."""
+    from .. import models
+
+    return models.network(cfg.model, cfg.input_shape)
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -53,7 +60,7 @@ def batches(cfg: TrainConfig, rank: int = 0) -> list[tuple[torch.Tensor, torch.T
     """Up to POOL batches of the model's input shape: bundled real digits (or MNIST-5k) resized
     and repeated over channels, or Gaussian noise with random labels (synthetic). Each rank of a
     data-parallel run takes its own slice."""
-    net = NETWORKS[cfg.model]
+    net = network_of(cfg)
     c, h, w = net.input
     bs = cfg.batch or net.batch
     n = min(POOL, max(cfg.steps, 1))
@@ -166,8 +173,7 @@ def build_pair(cfg: TrainConfig):
 def train(cfg: TrainConfig, *, progress: bool = True) -> dict:
     """Run ``cfg``; the record's case and metrics (not yet a record: cli writes it). Under an
     initialised torch.distributed group every rank runs it; rank 0's dict carries all ranks'."""
-    if cfg.model not in NETWORKS:
-        raise ValueError(f"unknown model {cfg.model!r}; known: {', '.join(NETWORKS)}")
+    net = network_of(cfg)  # raises for an unknown model or a user model's bad input shape
     if cfg.steps < 1:
         raise ValueError(f"steps must be >= 1, got {cfg.steps}")
     torch.set_num_threads(cfg.threads)
@@ -239,9 +245,11 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> dict:
 
         metrics["memory"] = {k: peak_memory(cfg, k) for k in ("dense", "method")}
     case = {"model": cfg.model, "method": method.name, "scheme": scheme, "sparsity": cfg.sparsity,
-            "threads": cfg.threads, "steps": cfg.steps, "data": cfg.data, "batch": cfg.batch or NETWORKS[cfg.model].batch,
+            "threads": cfg.threads, "steps": cfg.steps, "data": cfg.data, "batch": cfg.batch or net.batch,
             "world_size": world, "mask_update_every": cfg.mask_update_every,
             "id": f"train/{cfg.model}/{method.name}/{scheme}/s{cfg.sparsity:g}/t{cfg.threads}/w{world}"}
+    if cfg.input_shape is not None:  # a user model: its input is part of what was measured
+        case["input_shape"] = list(net.input)
     return {"case": case, "metrics": metrics, "infos": infos}
 
 
