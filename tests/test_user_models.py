@@ -153,3 +153,18 @@ def test_train_refuses_a_bad_model_and_writes_nothing(usermod, tmp_path, capsys,
 def test_layer_shapes_refuse_a_zero_batch():
     with pytest.raises(ValueError, match="--batch"):
         ls.layer_shapes(nn.Linear(3, 2), (1, 1, 3), batch=0)
+
+
+def test_python_api_lists_a_module_s_shapes_and_trains_a_user_model(usermod):
+    from sparsebench import api
+
+    model = models.build(f"{usermod}:small")
+    specs = api.model_shapes(model, (1, 20, 20), batch=2)
+    assert len(specs) == 4 and all("groups" not in s for s in specs)
+    assert len(api.model_shapes(f"{usermod}:small", "1,20,20", batch=2, runnable=False)) == 5
+    with pytest.raises(ValueError, match="input_shape"):
+        api.model_shapes(model)
+    rec = api.train(f"{usermod}:small", "unstructured", input_shape=(1, 20, 20), steps=1, warmup=0, profile_steps=1,
+                    data="synthetic", batch=4, memory=False)
+    assert rec["kind"] == "train" and rec["case"]["input_shape"] == [1, 20, 20]
+    assert rec["metrics"]["speedup"] > 0

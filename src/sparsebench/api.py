@@ -6,6 +6,12 @@ writes, as plain dicts.
                        stages=["forward"], sparsities=[0.9])
     print(api.table(recs))
     rows = api.rows(recs)            # the table as dicts (layer, stage, scheme, ..., speedups)
+
+A model's layers (an nn.Module, a zoo name or "package.module:factory") as --shape specs, and
+a whole model's training step (the "train" record `sparsebench train` writes):
+
+    recs = api.measure(shapes=api.model_shapes(my_model, (3, 32, 32), batch=8), stages=["forward"])
+    rec = api.train("examples.mynet:small", method="unstructured", input_shape=(1, 28, 28), steps=5)
 """
 
 from __future__ import annotations
@@ -64,3 +70,39 @@ def rows(records: Iterable[dict]) -> list[dict]:
     from .harness.table import table_rows
 
     return table_rows(list(records))
+
+
+def model_shapes(model, input_shape=None, batch: int | None = None, runnable: bool = True) -> list[str]:
+    """The distinct conv / linear --shape specs of ``model`` (an nn.Module, a zoo name or a
+    ``package.module:factory`` spec), largest share of the dense forward FLOPs first;
+    ``runnable``: only those some scheme runs (depthwise and the like left out)."""
+    from torch import nn
+
+    from . import models
+    from .models.layer_shapes import layer_shapes, unique
+    from .models.user import DEFAULT_BATCH, parse_input_shape
+
+    if isinstance(model, nn.Module):
+        if input_shape is None:
+            raise ValueError("input_shape (C, H, W) is required for an nn.Module")
+        shape, bs = parse_input_shape(input_shape), batch or DEFAULT_BATCH
+    else:
+        net = models.network(model, input_shape)
+        model, shape, bs = models.build(model), net.input, batch or net.batch
+    return [spec for spec, _, _, refused in unique(layer_shapes(model, shape, bs)) if not (runnable and refused)]
+
+
+def train(model: str, method: str, *, input_shape=None, out: str | Path | None = None, **config) -> dict:
+    """One `sparsebench train` run (a zoo name or ``package.module:factory``; ``config``: the
+    other TrainConfig fields, e.g. sparsity, steps, threads, data) and its "train" record,
+    also appended to ``out`` when given."""
+    from .measure import load_records
+    from .train.cli import save
+    from .train.run import TrainConfig
+    from .train.run import train as run_train
+
+    cfg = TrainConfig(model=model, method=method, input_shape=input_shape, **config)
+    res = run_train(cfg, progress=False)
+    with tempfile.TemporaryDirectory(prefix="sparsebench-") as tmp:
+        path = save(res, Path(out) if out is not None else Path(tmp) / "records.json")
+        return next(r for r in load_records(path) if r["kind"] == "train" and r["case"]["id"] == res["case"]["id"])
