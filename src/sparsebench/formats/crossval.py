@@ -56,6 +56,8 @@ def _cmp(length: int) -> Comparison:
 def conv_cases(make_weight: Callable[[tuple, float, torch.Tensor], Any], stage: str, *, shapes=CONV_SHAPES,
                sparsities=SPARSITIES, need3x3: bool = False):
     """Cases for one conv stage; make_weight(shape, sparsity, dense) builds the sparse weight."""
+    mid = next((sp for sp in sparsities if 0.0 < sp < 1.0), sparsities[0])
+
     def gen():
         for sid, n, ci, h, w, co, k, s, p in shapes:
             if need3x3 and k != 3:
@@ -64,7 +66,7 @@ def conv_cases(make_weight: Callable[[tuple, float, torch.Tensor], Any], stage: 
             for sp in sparsities:
                 if sp in (0.0, 1.0) and sid not in ("odd5x9-7x6", "s2-8x16"):
                     continue  # the extremes on two shapes only
-                for kind in (("normal", "zeros") if (sp == 0.5 and sid == "odd5x9-7x6") else ("normal",)):
+                for kind in (("normal", "zeros") if (sp == mid and sid == "odd5x9-7x6") else ("normal",)):
                     def make(n=n, ci=ci, h=h, w=w, co=co, k=k, s=s, p=p, sp=sp, kind=kind, ho=ho, wo=wo):
                         dense = _rand((co, ci, k, k), 11)
                         wt = make_weight((co, ci, k, k), sp, dense)
@@ -82,20 +84,24 @@ def conv_cases(make_weight: Callable[[tuple, float, torch.Tensor], Any], stage: 
 
 
 def linear_cases(make_weight, stage: str, *, shapes=LINEAR_SHAPES, sparsities=SPARSITIES):
+    mid = next((sp for sp in sparsities if 0.0 < sp < 1.0), sparsities[0])
+
     def gen():
         for sid, b, fin, fout in shapes:
             for sp in sparsities:
-                def make(b=b, fin=fin, fout=fout, sp=sp):
-                    wt = make_weight((fout, fin), sp, _rand((fout, fin), 21))
-                    x, dy = _rand((b, fin), 22), _rand((b, fout), 23)
-                    if stage == "forward":
-                        return {"x": x, "w": wt}
-                    if stage == "backward_data":
-                        return {"dy": dy, "w": wt, "x_shape": (b, fin)}
-                    return {"x": x, "dy": dy, "w": wt}
+                kinds = ("normal", "zeros") if (sp == mid and sid == shapes[0][0]) else ("normal",)
+                for kind in kinds:
+                    def make(b=b, fin=fin, fout=fout, sp=sp, kind=kind):
+                        wt = make_weight((fout, fin), sp, _rand((fout, fin), 21))
+                        x, dy = _rand((b, fin), 22, kind), _rand((b, fout), 23, kind)
+                        if stage == "forward":
+                            return {"x": x, "w": wt}
+                        if stage == "backward_data":
+                            return {"dy": dy, "w": wt, "x_shape": (b, fin)}
+                        return {"x": x, "dy": dy, "w": wt}
 
-                red = {"forward": fin, "backward_data": fout, "weight_grad": b}[stage]
-                yield Case(f"{sid}-s{sp}", make, compare=_cmp(red))
+                    red = {"forward": fin, "backward_data": fout, "weight_grad": b}[stage]
+                    yield Case(f"{sid}-s{sp}" + ("-zeros" if kind == "zeros" else ""), make, compare=_cmp(red))
     return gen
 
 
@@ -156,7 +162,11 @@ def k_linear_weight_grad_sampled(x, dy, w, **kw):
 
 
 def make_stage_ops(method: str, paper: Paper, make_weight, *, linear: bool, need3x3: bool = False,
-                   conv_shapes=CONV_SHAPES, sparsities=SPARSITIES, note: str = "", native: bool = True) -> None:
+                   conv_shapes=CONV_SHAPES, sparsities=SPARSITIES, note: str = "", native: bool = True,
+                   exempt: dict[str, str] | None = None) -> None:
+    """Register the format's conv (and linear) stage ops; ``exempt``: case kinds the format
+    cannot take, with the reason (tests/test_case_coverage.py)."""
+    extra = {"exempt": dict(exempt or {})}
     default = Comparison.float32_reduction(1024)
     conv = [
         ("conv_forward", ref_conv_forward, k_conv_forward, "forward", ("forward",)),
@@ -165,7 +175,7 @@ def make_stage_ops(method: str, paper: Paper, make_weight, *, linear: bool, need
          ("weight_grad_sampled",)),
     ]
     for name, ref, ker, stage, stages in conv:
-        register(Op(method=method, name=name, paper=paper, reference=ref, kernel=ker, native=native,
+        register(Op(method=method, name=name, paper=paper, reference=ref, kernel=ker, native=native, extra=extra,
                     cases=conv_cases(make_weight, stage, shapes=conv_shapes, sparsities=sparsities, need3x3=need3x3),
                     compare=default, stages=stages, doc=f"{method} {name}{note}"))
     if linear:
@@ -177,6 +187,6 @@ def make_stage_ops(method: str, paper: Paper, make_weight, *, linear: bool, need
              "weight_grad", ("weight_grad_sampled",)),
         ]
         for name, ref, ker, stage, stages in lin:
-            register(Op(method=method, name=name, paper=paper, reference=ref, kernel=ker, native=native,
+            register(Op(method=method, name=name, paper=paper, reference=ref, kernel=ker, native=native, extra=extra,
                         cases=linear_cases(make_weight, stage, sparsities=sparsities), compare=default,
                         stages=stages, doc=f"{method} {name}{note}"))

@@ -29,6 +29,9 @@ def cases():
                         "weight_decay": wd}
 
             yield Case(f"n{n}-lr{lr}-m{mom}-wd{wd}", make)
+    # all-zero values, gradient and momentum: the update must stay exactly zero
+    yield Case("n17-all-zero", lambda: {"values": torch.zeros(17), "grad": torch.zeros(17), "momentum_buf": torch.zeros(17),
+                                        "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4})
 
 
 register(Op(method="update", name="sgd_momentum", paper=PAPER, reference=sgd_update_reference, kernel=kernel,

@@ -50,6 +50,9 @@ def from_mask_cases():
                                lambda shape=shape, block=block, sp=sp, structure=structure: {
                                    "weight": _rand(shape, 41), "sparsity": sp, "block": block,
                                    "structure": structure})
+    # an all-zero weight: every block ties
+    yield Case("all-zero-s0.5", lambda: {"weight": _rand((9, 5, 3, 3), 0, "zeros"), "sparsity": 0.5, "block": (4, 4),
+                                         "structure": "block"})
 
 
 register(Op(native=False, method="block", name="compress", paper=MEST, reference=ref_from_block_mask, kernel=k_from_block_mask,

@@ -40,6 +40,8 @@ def compact_cases():
                 yield Case(f"{shape}-s{sp}-{mode}",
                            lambda shape=shape, sp=sp, mode=mode: {"weight": _rand(shape, 61), "sparsity": sp,
                                                                   "mode": mode})
+    # an all-zero weight: every filter and channel ties
+    yield Case("all-zero-s0.5", lambda: {"weight": _rand((9, 5, 3, 3), 0, "zeros"), "sparsity": 0.5, "mode": "both"})
 
 
 register(Op(native=False, method="filter", name="compact", paper=LI2017, reference=ref_compact, kernel=k_compact,

@@ -56,7 +56,7 @@ class ActgradMethod(Method):
         if sources:
             out.append("actgrad: gradient source of each scheme's rows (scheme / layer / placement: source)\n" +
                        "\n".join(f"  {sc} / {layer} / {pl}: {src}" for sc, layer, pl, src in sources))
-        nets = [n for n in ("digits-cnn", "digits-cnn-bn") if capture.cached(n)]
+        nets = [n for n in capture.NETS if capture.cached(n)]
         if not nets:
             return out + ["actgrad: no captured gradients cached yet (sparsebench run --suite actgrad, or "
                           "python -m sparsebench.methods.actgrad.capture, makes them)"]

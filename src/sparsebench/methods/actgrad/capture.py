@@ -1,7 +1,7 @@
 """Real activation gradients: a fixed, seeded training script that captures the output gradient
 dO of every conv and linear layer (and, for Conv-ReLU structures, the gradient arriving at the
 ReLU output with the ReLU's mask) of small CNNs trained on real data, at three points of
-training (early: the first step; middle; late: the last step).
+training (early: the first step; middle; late: the last step; every one a full batch of BATCH samples).
 
 Nets (training data that ships inside packages, design/methods.md):
   digits-cnn     the accuracy CNN (accuracy/runs.py): conv 1->16 - ReLU - conv 16->32 s2 - ReLU -
@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-SCRIPT_VERSION = 1  # bump when the training script changes: cached captures are rebuilt
+SCRIPT_VERSION = 2  # bump when the training script changes: cached captures are rebuilt
 POINTS = ("early", "middle", "late")
 NETS = ("digits-cnn", "digits-cnn-bn", "mnist-cnn", "mnist-cnn-bn")
 CAPTURE_ENV = "SPARSEBENCH_CAPTURE_DIR"
@@ -90,7 +90,9 @@ def train_and_capture(net: str, seed: int = 0) -> dict[str, np.ndarray]:
         opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9, weight_decay=5e-4)
         gen = torch.Generator().manual_seed(seed)
         n = len(data.y_train)
-        steps_per_epoch = (n + BATCH - 1) // BATCH
+        # full batches only (the last partial one is dropped), so every capture point, "late"
+        # included, is a BATCH-sample gradient
+        steps_per_epoch = n // BATCH
         total = EPOCHS * steps_per_epoch
         at = {0: "early", total // 2: "middle", total - 1: "late"}
         layers = [m for m in model if isinstance(m, (nn.Conv2d, nn.Linear))]
@@ -105,7 +107,7 @@ def train_and_capture(net: str, seed: int = 0) -> dict[str, np.ndarray]:
         step = 0
         for _ in range(EPOCHS):
             order = torch.randperm(n, generator=gen)
-            for i in range(0, n, BATCH):
+            for i in range(0, steps_per_epoch * BATCH, BATCH):
                 idx = order[i:i + BATCH]
                 point = at.get(step)
                 opt.zero_grad()
@@ -222,7 +224,7 @@ def mapped_mask(mask: np.ndarray, shape: tuple[int, ...], seed: int) -> torch.Te
 # --- densities reached: captured vs Gaussian, per layer, point, placement and p -----------------------
 
 
-def density_rows(nets=("digits-cnn", "digits-cnn-bn"), rates=(0.9, 0.99), seed: int = 0, prune_seed: int = 1234):
+def density_rows(nets=NETS, rates=(0.9, 0.99), seed: int = 0, prune_seed: int = 1234):
     """One row per (net, layer, point, placement, p): the density the kernels get on the captured
     gradient, on a Gaussian of the same shape, and the captured tensor's own statistics."""
     from . import kernels as ag
@@ -297,10 +299,10 @@ def main(argv=None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(description="capture real activation gradients and print the densities reached")
-    ap.add_argument("--net", action="append", choices=NETS, help="default: digits-cnn, digits-cnn-bn")
+    ap.add_argument("--net", action="append", choices=NETS, help="default: all (mnist ones need .[mnist])")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    print(density_table(density_rows(tuple(args.net or ("digits-cnn", "digits-cnn-bn")), seed=args.seed)))
+    print(density_table(density_rows(tuple(args.net or NETS), seed=args.seed)))
     return 0
 
 

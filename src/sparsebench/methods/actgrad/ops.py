@@ -99,6 +99,7 @@ register(
         cases=threshold_cases,
         compare=Comparison(exact=True, why="fixed-order float64 reduction, same operation order"),
         stages=("front_end",),
+        extra={"exempt": {"sparsity_1": "p = 1 has no finite threshold (Phi^-1(1) = inf): refused, p in [0, 1)"}},
         doc="tau = Phi^-1((1+p)/2) * sqrt(pi/2) * mean|g|",
     )
 )
@@ -295,6 +296,19 @@ def linear_cases(which):
 
             length = max(cout if which == "dx" else b, 1)
             yield Case(f"{sname}-p{p}", make, compare=Comparison.float32_reduction(length, scale=math.sqrt(length) * 3.0))
+    # an all-zero output gradient (a dead ReLU layer) and an all-zero input
+    for kind in ("zero-grad", "zero-x"):
+        def make_zero(kind=kind):
+            gen = torch.Generator().manual_seed(22)
+            x, weight = torch.randn(5, 13, generator=gen), torch.randn(70, 13, generator=gen)
+            g = torch.randn(5, 70, generator=gen)
+            if kind == "zero-grad":
+                g.zero_()
+            else:
+                x.zero_()
+            return {"x": x, "weight": weight, "grad": compress_reference(stochastic_prune(g, dbtd_threshold(g, 0.5), 8)[0])}
+
+        yield Case(f"5x13x70-{kind}", make_zero, compare=Comparison.float32_reduction(70, scale=math.sqrt(70) * 3.0))
 
 
 # One op per layer kind x backward stage; per-case tolerances come from the case generators.
