@@ -60,8 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .measure.records import ResultsWriteError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ResultsWriteError as exc:  # a full disk: say so; what was written before is intact
+        print(f"sparsebench {args.command}: {exc.strerror}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,11 +3,16 @@
 A file is {"schema": 1, "records": [...]}. Every append rewrites the file atomically
 (temporary file in the same directory, fsync, os.replace), so a run killed mid-write keeps
 all records written before and never leaves a half-written file.
-One writer per file: concurrent appends from two processes can lose one of the appends.
+Appends take an exclusive lock (fcntl.flock on a hidden ``.<name>.lock`` beside the file), so
+two runs appending to the same file at once both keep every record. A full disk raises
+ResultsWriteError naming the file; the file keeps what it held before.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import tempfile
@@ -25,6 +30,7 @@ __all__ = [
     "iter_result_files",
     "load_all",
     "default_results_path",
+    "ResultsWriteError",
 ]
 
 SCHEMA = 1
@@ -89,8 +95,24 @@ def load_records(path) -> list[dict]:
     return _parse(path, text)
 
 
+class ResultsWriteError(OSError):
+    """A results file could not be written (disk full, read-only): the old file is intact."""
+
+
 def _write_atomic(path: Path, data: dict) -> None:
     atomic_write_text(path, json.dumps(data, indent=1) + "\n")
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive advisory lock for read-modify-write of ``path`` (released on exit or death)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -98,18 +120,21 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Same directory, so os.replace is a rename within one file system (atomic on POSIX).
     # The name starts with "." and ends in ".tmp" so a leftover is never read as a result.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise ResultsWriteError(exc.errno, f"cannot write {path}: {os.strerror(exc.errno)}; "
+                                               "the file keeps the records it held before") from exc
         raise
     _fsync_dir(path.parent)
 
@@ -141,9 +166,11 @@ class ResultStore:
         self.extend([record])
 
     def extend(self, records: list[dict]) -> None:
-        # A corrupted existing file raises here instead of being overwritten.
-        existing = self.records()
-        _write_atomic(self.path, {"schema": SCHEMA, "records": existing + list(records)})
+        # Under the lock, so a concurrent writer's records are read before this one writes;
+        # a corrupted existing file raises here instead of being overwritten.
+        with _locked(self.path):
+            existing = self.records()
+            _write_atomic(self.path, {"schema": SCHEMA, "records": existing + list(records)})
 
     def __repr__(self) -> str:
         return f"ResultStore({str(self.path)!r})"
