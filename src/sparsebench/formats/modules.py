@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from . import available_formats, get_format
+from ..memlimit import available_memory_bytes
 from ..profiling import stage_range
 from .base import ConvGeometry, SparseWeight
 from .mutate import rebuild, remap_tensor
@@ -60,8 +61,23 @@ def _check_input(x: torch.Tensor, ndim: int, channels: int, layer: str) -> torch
     if x.dim() != ndim or x.shape[1] != channels:
         raise ValueError(f"{layer}: input must be {ndim}-D with {channels} channels/features at dim 1, "
                          f"got shape {tuple(x.shape)}")
-    # Activations are consumed in place by the kernels: an explicit, documented copy when strided.
-    return x if x.is_contiguous() else x.contiguous()
+    # Activations are consumed in place by the kernels: an explicit, documented copy when strided,
+    # unless the copy would not fit (an expanded view can stand for far more memory than it holds).
+    if x.is_contiguous():
+        return x
+    need, free = x.numel() * x.element_size(), available_memory_bytes()
+    if need > free // 2:
+        raise ValueError(f"{layer}: input is a non-contiguous view whose contiguous copy needs {need / 2**30:.2f} GiB, "
+                         f"more than half the {free / 2**30:.2f} GiB available; pass a contiguous tensor")
+    return x.contiguous()
+
+
+def _check_sizes(layer: str, **sizes: int) -> None:
+    """Layer sizes are positive ints (torch accepts 0 channels; no kernel or reference does)."""
+    for name, v in sizes.items():
+        low = 0 if name == "padding" else 1
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ValueError(f"{layer}: {name} must be an int >= {low}, got {v!r}")
 
 
 class _SparseLayer(nn.Module):
@@ -180,6 +196,8 @@ class SparseConv2d(_SparseLayer):
                  mask: torch.Tensor | None = None, weight: torch.Tensor | None = None, by: str = "magnitude",
                  threads: int = 0, generator: torch.Generator | None = None) -> None:
         super().__init__()
+        _check_sizes("SparseConv2d", in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size,
+                     stride=stride, padding=padding)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.geometry = ConvGeometry(stride, padding)
         if weight is None:
@@ -211,6 +229,7 @@ class SparseLinear(_SparseLayer):
                  sparsity: float | None = 0.9, mask: torch.Tensor | None = None, weight: torch.Tensor | None = None,
                  by: str = "magnitude", threads: int = 0, generator: torch.Generator | None = None) -> None:
         super().__init__()
+        _check_sizes("SparseLinear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         if weight is None:
             weight = torch.empty(out_features, in_features)
