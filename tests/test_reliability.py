@@ -225,3 +225,31 @@ def test_json_records_are_the_only_results_format(tmp_path):
     with pytest.raises(ValueError, match="corrupted result file"):
         load_records(path)
     json.dumps(synthetic.machine_full())  # the synthetic machine record is JSON too
+
+
+def test_a_case_too_large_for_the_machine_is_refused_before_allocating(tmp_path, monkeypatch):
+    from sparsebench import memlimit
+    from sparsebench.harness import run_cases
+    from sparsebench.methods import cases as method_cases
+    from sparsebench.catalogue import profile
+    import dataclasses
+
+    prof = dataclasses.replace(profile("quick"), layers=("resnet-128x16",), sparsities=(0.9,), threads=(1,))
+    case = next(c for c in method_cases(prof) if c.scheme == "unstructured" and c.stage == "forward")
+    need = memlimit.case_working_set_bytes(case.layer_spec.shape)
+    monkeypatch.setattr(memlimit, "available_memory_bytes", lambda: need // 4)  # a machine a quarter that size
+    out = run_cases([case], out=tmp_path / "r.json", rounds=1, peers=False, memory=False)
+    recs = [r for r in load_records(out) if r["kind"] != "machine"]
+    assert [r["kind"] for r in recs] == ["unavailable"]
+    assert "refused before allocating" in recs[0]["metrics"]["reason"] and "GiB" in recs[0]["metrics"]["reason"]
+
+
+def test_the_working_set_model_covers_the_tensors_of_a_case():
+    from sparsebench import memlimit
+    from sparsebench.measure import Conv2dShape, LinearShape
+
+    conv = Conv2dShape(n=8, cin=64, h=32, w=32, cout=64, kh=3, kw=3, stride=1, padding=1)
+    x = y = 8 * 64 * 32 * 32 * 4
+    assert memlimit.case_working_set_bytes(conv) >= 2 * (x + y)
+    lin = LinearShape(batch=256, in_features=1024, out_features=4096)
+    assert memlimit.case_working_set_bytes(lin) >= 4 * (256 * 1024 + 256 * 4096 + 1024 * 4096)

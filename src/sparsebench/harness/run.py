@@ -40,6 +40,17 @@ def geometry(case: BenchCase) -> dict | None:
         return None
 
 
+def _refuse_if_too_large(case: BenchCase) -> None:
+    """MemoryError when the case's estimated working set (memlimit's byte model) does not fit."""
+    from ..memlimit import case_working_set_bytes, refuse_if_too_large
+
+    try:
+        shape = case.layer_spec.shape
+    except (KeyError, ValueError):
+        return
+    refuse_if_too_large(case_working_set_bytes(shape), f"{case.id}")
+
+
 def measure_case(case: BenchCase, *, rounds: int = 7, max_case_s: float = 20.0,
                  baseline_layout: str = "best") -> list[tuple[str, dict]]:
     """(impl, metrics) for every in-process implementation of one case; raises Unavailable."""
@@ -136,6 +147,7 @@ def run_cases(
             ctx = {**case.to_dict(), "id": case.id, "geometry": geometry(case)}
             ours = None
             try:
+                _refuse_if_too_large(case)
                 measured = measure_case(case, rounds=rounds, baseline_layout=baseline_layout)
                 if memory:
                     if mem_runner is None or mem_runner.proc.poll() is not None:
@@ -143,7 +155,7 @@ def run_cases(
 
                         mem_runner = MemoryRunner()
                     add_memory(measured, case, mem_runner)
-            except Unavailable as exc:
+            except (Unavailable, MemoryError) as exc:  # MemoryError: refused up front, nothing allocated
                 store.append(make_record("unavailable", ctx, {"reason": str(exc)}, machine))
             except Exception as exc:  # a failing case is a result too; the run goes on
                 store.append(make_record("error", ctx, {"error": f"{type(exc).__name__}: {exc}"}, machine))
