@@ -160,6 +160,11 @@ class _SparseLayer(nn.Module):
         survived = int((src >= 0).sum())
         new_real = int((new_sw.positions() >= 0).sum())
         self.sw = new_sw
+        if tuple(new_sw.values.shape) != old_shape:
+            # autograd caches a leaf's gradient accumulator with the leaf's shape, and a graph still
+            # referenced (e.g. the last step's loss) keeps it alive; torch drops it only when the
+            # dtype changes, so pass through an empty float64 tensor first
+            self.values.data = torch.empty(0, dtype=torch.float64)
         self.values.data = new_sw.values
         self.values.grad = None
         if self.values.data_ptr() != new_sw.values.data_ptr():

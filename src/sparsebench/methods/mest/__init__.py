@@ -9,7 +9,7 @@ inside 4 consecutive filters, BSR (4, 1)), pattern (8 four-tap patterns + connec
 Data efficiency (forgetting.py): forgetting events counted in the loss's forward pass and a
 two-phase run dropping the least-forgotten examples.
 
-  scheme spec (accuracy runs): "<format>[+em|+ems][+drop][@<every>]"
+  scheme spec (accuracy runs): "<format>[+em|+ems|+static][+drop][@<every>]" (static: no mutation)
       e.g. "block+ems@2": block scheme, EM&S schedule, mutate every 2 epochs
   bench.py     benchmark cases (suite "mest") per scheme x catalogue layer x stage
   memory.py    peak memory of a training step in a fresh process: MEST vs masked-dense vs dense
@@ -28,7 +28,7 @@ from .init import SCHEMES, check_target, random_sparse_weight
 from .schedule import Schedule
 from .train import DataEfficiency, MestTrainer, sparse_layers
 
-VARIANTS = {"": "mest", "em": "em", "ems": "ems"}
+VARIANTS = {"": "mest", "em": "em", "ems": "ems", "static": "static"}
 
 
 def parse_spec(spec: str) -> tuple[str, Schedule, DataEfficiency | None]:
@@ -43,12 +43,14 @@ def parse_spec(spec: str) -> tuple[str, Schedule, DataEfficiency | None]:
     drop = "drop" in flags
     flags = [f for f in flags if f != "drop"]
     if len(flags) > 1 or (flags and flags[0] not in VARIANTS):
-        raise ValueError(f"scheme {spec!r}: variant must be one of em, ems (or none for MEST), got {flags}")
+        raise ValueError(f"scheme {spec!r}: variant must be one of em, ems, static (or none for MEST), got {flags}")
     kind = VARIANTS[flags[0] if flags else ""]
     try:
         kw = {"every": int(every)} if every else {}
     except ValueError:
         raise ValueError(f"scheme {spec!r}: @every must be an int") from None
+    if kind == "static":  # the same sparse init, never mutated: the static-mask baseline
+        kind, kw["steps"] = "mest", ((1.0, 0.0),)
     return fmt, Schedule.of(kind, **kw), DataEfficiency() if drop else None
 
 
@@ -103,6 +105,23 @@ class MestMethod(Method):
         if bias:
             twin.bias.data.copy_(module.bias.detach())
         return twin
+
+    def claim_runs(self, claim, profile_name, out, progress=None):
+        """The memory claim: the peak-memory sweep (fresh processes); the accuracy claim: MEST and
+        its static baseline on digits at the claim's sparsity, 2 seeds (quick: 6 epochs)."""
+        from pathlib import Path
+
+        comp = claim.measure.comparison
+        if comp == "mest_peak_memory":
+            claims.run_memory(Path(out), model="mlp", sparsities=(0.5, 0.8, 0.9, 0.95))
+        elif comp == "mest_vs_static":
+            from ...accuracy import runs
+            from .experiment import accuracy_grid
+
+            epochs = 6 if profile_name in ("smoke", "quick") else 12
+            cases = accuracy_grid("digits", list(claim.measure.schemes or ("unstructured",)), ["ems"],
+                                  [claim.measure.sparsity or 0.9], [0, 1], epochs, 2)
+            runs.run_accuracy([c for c in cases if c.method == self.name], Path(out), progress=progress)
 
     def train_hooks(self, model, optimizer, case, n_examples):
         _, schedule, data = parse_spec(case.scheme)

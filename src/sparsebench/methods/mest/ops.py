@@ -21,7 +21,7 @@ PAPER = Paper(key="yuan2021", title="MEST: Accurate and Fast Memory-Economic Spa
               venue="NeurIPS 2021", url="https://arxiv.org/abs/2110.14032")
 EXACT = Comparison(exact=True, why="same float32 ops in the same order (no FMA contraction), integer selections, "
                                    "the shared counter-based RNG")
-SIZES = (0, 1, 17, 4097, 40001, 70001)
+SIZES = (0, 1, 17, 70001)  # empty, one, odd, several 16384-element chunks
 
 
 def _vals(n: int, seed: int, kind: str = "normal") -> torch.Tensor:
@@ -35,26 +35,25 @@ def _vals(n: int, seed: int, kind: str = "normal") -> torch.Tensor:
 
 def _slot_cases():
     for n in SIZES:
-        for kind in ("normal", "zeros", "ties"):
-            for lam in (0.0, 0.5):
+        for kind, lam in (("normal", 0.0), ("normal", 0.5), ("zeros", 0.5)):
                 def make(n=n, kind=kind, lam=lam):
                     return {"values": _vals(n, n + 1, kind), "grad": _vals(n, n + 2) if lam else None, "lam": lam}
                 yield Case(f"n{n}-{kind}-lam{lam}", make)
 
 
 def _unit_cases():
-    for nu in (0, 1, 7, 1001):
-        for per in (1, 4, 9, 16):
-            for kind in ("normal", "zeros"):
+    for nu in (0, 7, 1001):
+        for per in (1, 4, 9):
+            for kind in (("normal", "zeros") if nu == 7 else ("normal",)):
                 def make(nu=nu, per=per, kind=kind):
                     return {"e": _vals(nu * per, nu * 31 + per, kind).abs(), "per_unit": per}
                 yield Case(f"units{nu}x{per}-{kind}", make)
 
 
 def _select_cases():
-    for n in (0, 1, 17, 4097):
+    for n in (0, 17, 4097):
         for kind in ("normal", "ties", "zeros"):
-            for frac in (0.0, 0.3, 1.0):
+            for frac in ((0.3,) if n != 17 else (0.0, 0.3, 1.0)):
                 def make(n=n, kind=kind, frac=frac):
                     gen = torch.Generator().manual_seed(n + 5)
                     ids = torch.randperm(3 * n + 1, generator=gen)[:n]  # unique, unsorted (storage order)
@@ -66,7 +65,7 @@ def _grow_cases():
     # (n_units, kept count, grow count): empty, everything free, both sampling regimes, all free grown
     for n_units, n_kept, k in ((0, 0, 0), (1, 0, 1), (17, 5, 3), (17, 5, 12), (1000, 100, 10), (1000, 100, 450),
                                (1000, 100, 900), (100003, 10000, 2000), (50, 50, 0)):
-        for seed in (0, 2**63 + 12345):
+        for seed in ((0, 2**63 + 12345) if n_units == 1000 else (7,)):
             def make(n_units=n_units, n_kept=n_kept, k=k, seed=seed):
                 gen = torch.Generator().manual_seed(n_units + n_kept)
                 kept = torch.randperm(n_units, generator=gen)[:n_kept] if n_units else torch.zeros(0, dtype=torch.int64)
@@ -95,8 +94,8 @@ def _csr_problem(rows: int, K: int, density: float, seed: int, zeros: bool):
 
 def _csr_cases():
     for rows, K in ((0, 5), (1, 1), (3, 7), (17, 33), (64, 577)):
-        for density in (1.0, 0.5, 0.1):  # density 1: sparsity 0, nothing free to grow into
-            for zeros in (False, True):
+        for density in ((1.0, 0.1) if rows != 17 else (1.0, 0.5, 0.1)):  # density 1: sparsity 0, nothing free
+            for zeros in ((False, True) if rows == 3 else (False,)):
                 def make(rows=rows, K=K, density=density, zeros=zeros):
                     return _csr_problem(rows, K, density, rows * 7 + K, zeros)
                 yield Case(f"{rows}x{K}-d{density}-{'zeros' if zeros else 'randn'}", make)
@@ -122,13 +121,13 @@ def _mutate_cases():
     from .init import random_sparse_weight
     from .units import stored_units
 
-    shapes = {"unstructured": ((13, 7, 3, 3), (33, 17)), "block": ((12, 7, 3, 3), (9, 17)),
+    shapes = {"unstructured": ((13, 7, 3, 3), (33, 17)), "block": ((12, 7, 3, 3),),
               "pattern": ((6, 5, 3, 3),), "filter": ((11, 7, 3, 3), (9, 5))}
     for scheme, shps in shapes.items():
         for shp in shps:
             for s in (0.6, 0.9):
-                for lam in (0.0, 1.0):
-                    for zeros in (False, True):
+                for lam in ((0.0, 1.0) if s == 0.9 else (0.0,)):
+                    for zeros in ((False, True) if lam == 0.0 and s == 0.9 else (False,)):
                         def make(scheme=scheme, shp=shp, s=s, lam=lam, zeros=zeros):
                             sw = random_sparse_weight(shp, scheme, s, seed=3)
                             if zeros:
