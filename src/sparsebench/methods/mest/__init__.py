@@ -66,6 +66,27 @@ class MestMethod(Method):
     def refusals(self, profile):
         return bench.refusals(profile)
 
+    def tables(self, records):
+        """The mask_update cost as a fraction of one MEST training step of the same layer (forward +
+        backward + update, timed beside it), and the peak-memory table when there are records."""
+        out = []
+        rows = [r for r in records if r.get("kind") == "stage" and r["case"].get("suite") == bench.SUITE
+                and r["case"].get("stage") == "mask_update" and r["case"].get("impl") == "sparsebench"
+                and r["metrics"].get("ratio_to_reference") is not None]
+        if rows:
+            lines = ["MEST mask_update (one mutation at ratio 0.02: scores, selection, growth, rebuild, remap) as a "
+                     "fraction of one training step of the layer",
+                     f"{'layer':<16} {'scheme':<13} {'s':>5} {'thr':>3} {'units':>7} {'weights':>8} {'ms':>8} {'x step':>7}"]
+            for r in sorted(rows, key=lambda r: (r["case"]["layer"], r["case"]["scheme"], r["case"]["sparsity"])):
+                c, m = r["case"], r["metrics"]
+                lines.append(f"{c['layer']:<16} {c['scheme']:<13} {c['sparsity']:>5.2f} {c['threads']:>3} "
+                             f"{m.get('units_mutated', 0):>7} {m.get('weights_mutated', 0):>8} "
+                             f"{1e3 * m['median_s']:>8.2f} {m['ratio_to_reference']:>7.2f}")
+            out.append("\n".join(lines))
+        if any(r.get("kind") == claims.MEMORY_KIND for r in records):
+            out.append(claims.memory_table(records))
+        return out
+
     # --- accuracy runs -------------------------------------------------------------------------
     def accuracy_cases(self, dataset, quick):
         if quick:  # the CI grid: one soft-memory-bound run on the finest scheme
