@@ -84,6 +84,20 @@ def _no_training(monkeypatch):
 
     monkeypatch.setattr(validate_mod, "run_networks", fake_networks)
 
+    def fake_memory(out, **kw):
+        """MEST's memory claim runs fresh processes; here it gets fixed mest_memory records."""
+        rows = [("dense", 0.0, 600), *[(impl, s, mb) for s in (0.5, 0.9) for impl, mb in
+                                       (("masked-dense", 800), ("mest", 400 if s == 0.5 else 100))]]
+        ResultStore(out).extend([make_record("mest_memory", {"model": "mlp", "impl": i, "scheme": "unstructured",
+                                                             "sparsity": s, "threads": 1, "id": f"{i}/{s}"},
+                                             {"peak_bytes": mb * 2**20}, synthetic.machine_compact("x86"))
+                                 for i, s, mb in rows])
+        return out
+
+    from sparsebench.methods.mest import claims as mest_claims
+
+    monkeypatch.setattr(mest_claims, "run_memory", fake_memory)
+
 
 def _fake_run(records):
     def run_cases(cases, *, results_dir, out=None, rounds=7, progress=None):

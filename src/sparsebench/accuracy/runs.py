@@ -59,20 +59,32 @@ def train(case: AccuracyCase, data: Split, batch: int = 64, lr: float = 0.05) ->
     model = build_model(case, data.image_size)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
     gen = torch.Generator().manual_seed(case.seed)
+    hooks = None
+    if case.method != DENSE:  # the method's own training-loop hooks (mask changes, example subsets)
+        from ..methods import get_method
+
+        hooks = get_method(case.method).train_hooks(model, opt, case, len(data.y_train))
     losses = []
     t0 = time.perf_counter()
-    for _ in range(case.epochs):
+    for epoch in range(case.epochs):
         order = torch.randperm(len(data.y_train), generator=gen)
+        if hooks is not None:
+            order = hooks.epoch_order(epoch, order)
         total, count = 0.0, 0
         for i in range(0, len(order), batch):
             idx = order[i:i + batch]
             opt.zero_grad()
-            loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
+            logits = model(data.x_train[idx])
+            if hooks is not None:
+                hooks.after_forward(idx, logits, data.y_train[idx])
+            loss = F.cross_entropy(logits, data.y_train[idx])
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)
             count += len(idx)
-        losses.append(total / count)
+        losses.append(total / max(count, 1))
+        if hooks is not None:
+            hooks.end_epoch(epoch)
     train_s = time.perf_counter() - t0
     with torch.no_grad():
         pred = model(data.x_test).argmax(1)
@@ -84,6 +96,8 @@ def train(case: AccuracyCase, data: Split, batch: int = 64, lr: float = 0.05) ->
         stats = get_method(case.method).training_stats(model)
         if stats:
             out["layer_stats"] = stats
+    if hooks is not None:
+        out.update(hooks.stats())
     return out
 
 

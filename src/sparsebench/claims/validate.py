@@ -163,6 +163,9 @@ def validate(claims: list[Claim], *, profile_name: str, results_dir: Path, round
     networks = [r for claim in claims for r in network_runs_for(claim, profile_name)]
     networks += curve_runs(profile_name) if len(claims) > 1 else []  # a single --claim: its runs only
     training = {c.id: c for claim in claims for c in accuracy_cases_for(claim, profile_name)}
+    from ..methods import all_methods
+
+    own = [(all_methods()[c.method], c) for c in claims if c.implemented and c.method in all_methods()]
     # named up front, so an interrupted run still knows where its records are
     path = out or default_results_path(results_dir, machine_record())
     interrupted = None
@@ -173,6 +176,8 @@ def validate(claims: list[Claim], *, profile_name: str, results_dir: Path, round
             run_networks(networks, path, progress=progress)
         if training:
             run_accuracy(training.values(), path, progress=progress)
+        for method, claim in own:  # a method's own measurements (Method.claim_runs)
+            method.claim_runs(claim, profile_name, path, progress)
     except KeyboardInterrupt as exc:
         interrupted = exc
     records = load_records(path) if path is not None and path.exists() else []

@@ -153,6 +153,19 @@ class _SparseLayer(nn.Module):
         except (TypeError, AttributeError, IndexError, RuntimeError) as e:
             raise ValueError(f"scheme {self.scheme!r} cannot hold this mask: {e}") from e
         # Nothing has changed so far; commit.
+        return self.install(new_sw, src, optimizer=optimizer, state=state)
+
+    def install(self, new_sw: SparseWeight, src: torch.Tensor, *, optimizer: torch.optim.Optimizer | None = None,
+                state: tuple[torch.Tensor, ...] = ()) -> dict:
+        """Commit a new SparseWeight of the same scheme and shape, built by the caller (e.g. a
+        method's own rebuild kernel), with ``src`` (new slot -> old slot or -1): the remap of
+        update_mask, without building a Mask. Same return value as update_mask."""
+        old = self.sw
+        old_shape = tuple(self.values.shape)
+        if tuple(new_sw.shape) != tuple(old.shape) or new_sw.scheme != old.scheme:
+            raise ValueError(f"new weight must be {old.scheme} {tuple(old.shape)}, got {new_sw.scheme} {tuple(new_sw.shape)}")
+        if src.dtype != torch.int64 or tuple(src.shape) != tuple(new_sw.values.shape):
+            raise ValueError(f"src must be int64 shaped like the new values {tuple(new_sw.values.shape)}")
         new_state = tuple(remap_tensor(t, src) for t in state)
         if optimizer is not None and self.values in optimizer.state:
             st = optimizer.state[self.values]
@@ -163,6 +176,11 @@ class _SparseLayer(nn.Module):
         survived = int((src >= 0).sum())
         new_real = int((new_sw.positions() >= 0).sum())
         self.sw = new_sw
+        if tuple(new_sw.values.shape) != old_shape:
+            # autograd caches a leaf's gradient accumulator with the leaf's shape, and a graph still
+            # referenced (e.g. the last step's loss) keeps it alive; torch drops it only when the
+            # dtype changes, so pass through an empty float64 tensor first
+            self.values.data = torch.empty(0, dtype=torch.float64)
         self.values.data = new_sw.values
         self.values.grad = None
         if self.values.data_ptr() != new_sw.values.data_ptr():
@@ -181,6 +199,16 @@ class _SparseLayer(nn.Module):
             raise ValueError(f"scheme {self.scheme!r} has no prune_grow")
         return self.update_mask(fmt.prune_grow(self.sw, fraction, generator=generator, scores=scores),
                                 optimizer=optimizer, state=state)
+
+    def _adopt(self, sw: SparseWeight, threads: int) -> None:
+        """Take an already compressed weight (built without a dense tensor) as the layer's weight."""
+        self.sw = sw
+        self.scheme = sw.scheme
+        self.sparsity = 1.0 - sw.density
+        self.threads = threads
+        self.values = nn.Parameter(sw.values)
+        if self.values.data_ptr() != sw.values.data_ptr():
+            raise RuntimeError("scheme values must be shareable with the parameter")
 
     def dense_weight(self) -> torch.Tensor:
         """The equivalent masked dense weight (for checks and export; not used in training)."""
@@ -218,6 +246,20 @@ class SparseConv2d(_SparseLayer):
             layer.bias.data.copy_(conv.bias.detach())
         return layer
 
+    @classmethod
+    def from_sparse(cls, sw: SparseWeight, stride: int = 1, padding: int = 0, bias: bool = True,
+                    threads: int = 0) -> "SparseConv2d":
+        """A layer on an already compressed (Cout, Cin, k, k) weight: no dense weight is ever made."""
+        if len(sw.shape) != 4 or sw.shape[2] != sw.shape[3]:
+            raise ValueError(f"sw must hold a square-kernel conv weight, got shape {tuple(sw.shape)}")
+        layer = cls.__new__(cls)
+        nn.Module.__init__(layer)
+        layer.out_channels, layer.in_channels, layer.kernel_size = int(sw.shape[0]), int(sw.shape[1]), int(sw.shape[2])
+        layer.geometry = ConvGeometry(stride, padding)
+        layer._adopt(sw, threads)
+        layer.bias = nn.Parameter(torch.zeros(layer.out_channels)) if bias else None
+        return layer
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _check_input(x, 4, self.in_channels, "SparseConv2d")
         y = _SparseStages.apply(self.values, x, self.sw, self.geometry, self.threads)
@@ -243,6 +285,18 @@ class SparseLinear(_SparseLayer):
                     weight=linear.weight.detach(), **kw)
         if linear.bias is not None:
             layer.bias.data.copy_(linear.bias.detach())
+        return layer
+
+    @classmethod
+    def from_sparse(cls, sw: SparseWeight, bias: bool = True, threads: int = 0) -> "SparseLinear":
+        """A layer on an already compressed (out, in) weight: no dense weight is ever made."""
+        if len(sw.shape) != 2:
+            raise ValueError(f"sw must hold an (out, in) weight, got shape {tuple(sw.shape)}")
+        layer = cls.__new__(cls)
+        nn.Module.__init__(layer)
+        layer.out_features, layer.in_features = int(sw.shape[0]), int(sw.shape[1])
+        layer._adopt(sw, threads)
+        layer.bias = nn.Parameter(torch.zeros(layer.out_features)) if bias else None
         return layer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -134,5 +134,18 @@ class Method:
         fn = self._bench("refused_cases")
         return fn(profile) if fn else iter(())
 
+    # --- training-loop hooks (accuracy runs; safe default: the method has none) -------------
+    def train_hooks(self, model: "nn.Module", optimizer: Any, case: Any, n_examples: int) -> Any:
+        """An object the accuracy loop calls, or None: ``epoch_order(epoch, order) -> order`` (the
+        examples of an epoch, e.g. a subset for data-efficient training), ``after_forward(idx,
+        logits, y)`` (the loss's own forward pass), ``end_epoch(epoch)`` (e.g. a mask change) and
+        ``stats() -> dict`` (merged into the run's metrics)."""
+        return None
+
+    def claim_runs(self, claim: Any, profile_name: str, out: Any, progress: Any = None) -> None:
+        """Measurements a claim of this method needs beyond catalogue cases, networks and accuracy
+        runs (`sparsebench validate` calls it; records appended to ``out``); default: none."""
+        return None
+
     def __repr__(self) -> str:
         return f"<method {self.name}: {self.title}>"
