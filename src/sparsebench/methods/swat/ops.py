@@ -17,7 +17,7 @@ PAPER = Paper(key="raihan2020", title="Sparse Weight Activation Training", venue
               url="https://arxiv.org/abs/2001.01969")
 
 _SHAPES = {"one": (1,), "odd17": (17,), "block+1": (4097,), "odd3x5x7x9": (3, 5, 7, 9),
-           "sampled40000": (40000,), "sampled300001": (300001,)}
+           "sampled40000": (40000,)}  # >= 2^15: the sampled bracket runs (method "sample")
 
 
 def _values(kind: str, shape, seed: int) -> torch.Tensor:
@@ -45,10 +45,11 @@ def select_cases():
         n = 1
         for v in shape:
             n *= v
-        for kind in ("normal", "zeros", "ties", "signed-zeros-inf", "denormal"):
+        kinds = ("normal", "zeros", "ties", "signed-zeros-inf", "denormal") if n > 1000 else ("normal", "ties")
+        for kind in kinds:
             if sname == "one" and kind != "normal":
                 continue
-            for k in sorted({1, max(1, n // 10), max(1, n // 2), n}):
+            for k in sorted({1, max(1, n // 10), n}):
                 yield Case(f"{sname}-{kind}-k{k}", lambda shape=shape, kind=kind, k=k: {"x": _values(kind, shape, 1),
                                                                                           "k": k})
 
@@ -65,7 +66,7 @@ def _select_kernel(method):
     return run
 
 
-for _method in ("auto", "radix"):
+for _method in ("sample", "radix"):
     register(Op(method="swat", name=f"select_{_method}", paper=PAPER, reference=_select_ref,
                 kernel=_select_kernel(_method), cases=select_cases,
                 compare=Comparison(exact=True, why="a selection: exact integer counts and one of the inputs' values"),
