@@ -26,7 +26,7 @@ def _ties(n, seed=0):
 
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("method", ["auto", "radix", "sample"])
-@pytest.mark.parametrize("n,k", [(300_001, 30_000), (300_001, 1), (300_001, 300_001), (1000, 7), (70_000, 35_000)])
+@pytest.mark.parametrize("n,k", [(300_001, 30_000), (300_001, 1), (300_001, 300_001), (1000, 7), (70_000, 35_000), (600_000, 60_000)])
 def test_select_matches_sort_on_every_path(isa, method, n, k):
     x = torch.randn(n, generator=torch.Generator().manual_seed(n + k))
     got = select(x, k, method=method, isa=isa, threads=2)

@@ -46,8 +46,8 @@ Selection radix(const SwatKernels& K, const float* x, int64_t n, int64_t k, int 
     return s;
 }
 
-constexpr int64_t kSample = 1 << 15;
-constexpr int64_t kSampleMinN = int64_t(1) << 18;
+constexpr int64_t kSample = 1 << 16;
+constexpr int64_t kSampleMinN = int64_t(1) << 19;
 
 inline uint32_t key_at(const float* x, int64_t i) {
     uint32_t u;

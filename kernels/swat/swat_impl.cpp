@@ -23,6 +23,20 @@ inline uint32_t key_of(const float* p) {
 
 constexpr int64_t kBlock = 16;
 
+#if defined(SB_ISA_AVX2) || defined(SB_ISA_AVX512)
+// 8 keys at once (keys are < 2^31, so the signed int32 compares order them correctly)
+inline __m256i keys8(const float* p) {
+    return _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), _mm256_set1_epi32(int(kAbsMask)));
+}
+inline int64_t hsum_epi32(__m256i v) {
+    alignas(32) int32_t t[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t), v);
+    int64_t s = 0;
+    for (int j = 0; j < 8; ++j) s += uint32_t(t[j]);
+    return s;
+}
+#endif
+
 int64_t histogram(const float* x, int64_t n, int shift, int nbins, int pshift, uint32_t prefix, int64_t* hist,
                   int threads) {
     std::fill(hist, hist + nbins, 0);
@@ -85,6 +99,20 @@ int64_t bracket(const float* x, int64_t n, uint32_t lo, uint32_t hi, uint32_t* c
         for (int64_t b = 0; b < (n + kBlock - 1) / kBlock; ++b) {
             const int64_t s = b * kBlock, e = std::min(n, s + kBlock);
             uint32_t any = 0;
+#if defined(SB_ISA_AVX2) || defined(SB_ISA_AVX512)
+            if (e - s == kBlock) {
+                const __m256i vhi = _mm256_set1_epi32(int(hi)), vlo = _mm256_set1_epi32(int(lo)),
+                              vinf = _mm256_set1_epi32(int(kInfKey));
+                for (int64_t j = 0; j < kBlock; j += 8) {
+                    const __m256i k = keys8(x + s + j);
+                    const __m256i above = _mm256_cmpgt_epi32(k, vhi), nan = _mm256_cmpgt_epi32(k, vinf);
+                    const __m256i below = _mm256_cmpgt_epi32(vlo, k);
+                    c_hi += __builtin_popcount(unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_andnot_si256(nan, above)))));
+                    c_nan += __builtin_popcount(unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(nan))));
+                    any |= unsigned(~_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(above, below)))) & 0xffu;
+                }
+            } else
+#endif
             if (e - s == kBlock) {
                 for (int64_t j = 0; j < kBlock; ++j) {  // vectorizable: counts and a flag
                     const uint32_t k = key_of(x + s + j);
@@ -128,7 +156,26 @@ void row_counts(const float* x, int64_t n, int64_t C, uint32_t T, int64_t* gt, i
     for (int64_t r = 0; r < R; ++r) {
         const int64_t s = r * C, e = std::min(n, s + C);
         int64_t g = 0, q = 0;
-        for (int64_t i = s; i < e; ++i) {
+        int64_t i = s;
+#if defined(SB_ISA_AVX2) || defined(SB_ISA_AVX512)
+        {
+            const __m256i vt = _mm256_set1_epi32(int(T));
+            __m256i ag = _mm256_setzero_si256(), aq = _mm256_setzero_si256();
+            int64_t run = 0;
+            for (; i + 8 <= e; i += 8) {
+                const __m256i k = keys8(x + i);
+                ag = _mm256_sub_epi32(ag, _mm256_cmpgt_epi32(k, vt));  // mask lanes are -1
+                aq = _mm256_sub_epi32(aq, _mm256_cmpeq_epi32(k, vt));
+                if (++run == (int64_t(1) << 28)) {  // flush before an int32 lane could overflow
+                    g += hsum_epi32(ag), q += hsum_epi32(aq), run = 0;
+                    ag = aq = _mm256_setzero_si256();
+                }
+            }
+            g += hsum_epi32(ag);
+            q += hsum_epi32(aq);
+        }
+#endif
+        for (; i < e; ++i) {
             const uint32_t k = key_of(x + i);
             g += k > T;
             q += k == T;
@@ -145,7 +192,27 @@ void row_fill(const float* x, int64_t n, int64_t C, uint32_t T, const int64_t* e
     for (int64_t r = 0; r < R; ++r) {
         const int64_t s = r * C, e = std::min(n, s + C);
         int64_t o = rowptr[r], quota = eq_quota[r];
-        for (int64_t i = s; i < e; ++i) {
+        int64_t i = s;
+#if defined(SB_ISA_AVX2) || defined(SB_ISA_AVX512)
+        const __m256i vt = _mm256_set1_epi32(int(T));
+        for (; i + 8 <= e; i += 8) {  // one compare per 8 elements, then only the kept lanes
+            const __m256i k = keys8(x + i);
+            const unsigned gtm = unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(k, vt))));
+            const unsigned eqm =
+                quota > 0 ? unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(k, vt)))) : 0u;
+            for (unsigned m = gtm | eqm; m; m &= m - 1) {
+                const int j = __builtin_ctz(m);
+                if ((eqm >> j) & 1u) {
+                    if (quota == 0) continue;
+                    --quota;
+                }
+                col[o] = int32_t(i + j - s);
+                vals[o] = x[i + j];
+                ++o;
+            }
+        }
+#endif
+        for (; i < e; ++i) {
             const uint32_t k = key_of(x + i);
             const bool keep = k > T || (k == T && quota > 0);
             if (keep) {

@@ -17,7 +17,7 @@ PAPER = Paper(key="raihan2020", title="Sparse Weight Activation Training", venue
               url="https://arxiv.org/abs/2001.01969")
 
 _SHAPES = {"one": (1,), "odd17": (17,), "block+1": (4097,), "odd3x5x7x9": (3, 5, 7, 9),
-           "sampled40000": (40000,)}  # >= 2^15: the sampled bracket runs (method "sample")
+           "sampled66000": (66000,)}  # >= 2^16: the sampled bracket runs (method "sample")
 
 
 def _values(kind: str, shape, seed: int) -> torch.Tensor:
