@@ -237,9 +237,24 @@ def test_claim_measures_read_swat_records():
                 rec("swat-refresh", "step", 0.8, speedup_vs_torch_dense=1.5)]
     flops = METHOD.claim_measures["swat_flops"](claims["swat-resnet50-training-flops-80pct"], records)
     assert flops.value == pytest.approx(0.8) and flops.verdict == "reproduced"
-    act = METHOD.claim_measures["swat_act_memory"](claims["swat-backward-activation-memory-23-50pct"], records)
+    act = METHOD.claim_measures["swat_act_memory"](claims["swat-activation-memory-23-50pct"], records)
     assert act.verdict == "reproduced"
     wmem = METHOD.claim_measures["swat_weight_memory"](claims["swat-backward-weight-memory-50-90pct"], records)
     assert wmem.verdict != "reproduced"
     step = METHOD.claim_measures["swat_step_speedup"](claims["swat-resnet50-accelerator-3.3x"], records)
     assert step.verdict == "different setup" and step.value == pytest.approx(1.5)
+
+
+def test_network_counts_flops_and_bytes():
+    from sparsebench.methods.swat.network import network_counts
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 8, 3, 2, 1), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+    apply_swat(model, 0.9, 0.9)
+    out = network_counts(model, torch.randn(16, 1, 8, 8))
+    first, conv2, fc = out["layers"]
+    assert not first["swat"] and first["dense_flops"] == first["swat_flops"] == 2 * 2 * 16 * 64 * 4 * 9
+    assert conv2["dense_flops"] == 3 * 2 * 16 * 16 * 8 * 4 * 9
+    assert conv2["swat_flops"] == pytest.approx(conv2["dense_flops"] * 0.1, rel=0.05)
+    assert 0 < out["total"]["flop_reduction"] < 0.9 and out["total"]["act_memory_reduction"] > 0
