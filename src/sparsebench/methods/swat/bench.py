@@ -12,8 +12,9 @@ Stages (ours vs torch-dense, the faster of NCHW / channels_last):
                  mask + the same CSR build)
   step           SwatConv2d / SwatLinear forward + backward through autograd. Scheme "swat":
                  thresholds reused (the steps between refreshes: CSR rebuilt, no selection);
-                 "swat-refresh": selection every step (period 1). Step time at period p is
-                 t(swat) + (t(swat-refresh) - t(swat)) / p (tables() derives it from both medians).
+                 "swat-refresh": selection every step (period 1). The step at period p is
+                 t(swat) + (t(swat-refresh) - t(swat)) / p; tables() derives its speedup from the two
+                 cases' speedups over their own side-by-side torch-dense steps.
 """
 
 from __future__ import annotations
