@@ -13,6 +13,7 @@ void bind_pattern(py::module_& m);
 void bind_actgrad_bwd(py::module_& m);
 void bind_update(py::module_& m);
 void bind_mest(py::module_& m);
+void bind_swat(py::module_& m);
 }
 
 namespace {
@@ -81,4 +82,5 @@ PYBIND11_MODULE(_kernels, m) {
     sb::bind::bind_actgrad_bwd(m);
     sb::bind::bind_update(m);
     sb::bind::bind_mest(m);
+    sb::bind::bind_swat(m);
 }

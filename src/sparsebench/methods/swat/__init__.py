@@ -1,0 +1,84 @@
+"""SWAT, Sparse Weight Activation Training (Raihan & Aamodt, NeurIPS 2020): the forward and
+backward-data pass with TopK(|W|), TopK(|x|) kept compressed from the forward to the weight
+gradient, dense weights updated with the full gradient; exact top-K selection kernels (sampled
+bracket / radix select on the float bit pattern) and the sparse-input weight-gradient kernel.
+
+  reference.py  sort-based PyTorch formulas       kernels.py  wrappers over kernels/swat/
+  format.py     the stored activation              nn.py       SwatConv2d / SwatLinear / apply_swat
+  ops.py        cross-validation ops               bench.py    benchmark cases and what they time
+  claims.py     the claim measures
+"""
+
+from __future__ import annotations
+
+from ..base import Method
+from . import bench, claims
+from .format import SparseActivation
+from .kernels import Selection, compress, compress_activation, conv2d_weight_grad, linear_weight_grad, select
+from .kernels import topk_compress
+from .nn import SwatConv2d, SwatLinear, apply_swat, build_topk_weight, swat_stats
+
+CHANNEL_PREFIX = "swat-channel-a"
+UNSTRUCTURED_PREFIX = "swat-a"
+
+
+def parse_scheme(scheme: str) -> tuple[str, float]:
+    """(variant, activation sparsity) of an accuracy scheme "swat-a0.9" / "swat-channel-a0.9"."""
+    for prefix, variant in ((CHANNEL_PREFIX, "channel"), (UNSTRUCTURED_PREFIX, "unstructured")):
+        if scheme.startswith(prefix):
+            try:
+                return variant, float(scheme[len(prefix):])
+            except ValueError:
+                break
+    raise ValueError(f"SWAT scheme must be 'swat-a<act sparsity>' or 'swat-channel-a<act sparsity>', got {scheme!r}")
+
+
+class SwatMethod(Method):
+    name = "swat"
+    suite = bench.SUITE
+    title = "SWAT: top-K weights (forward, backward-data) and top-K stored activations (weight gradient)"
+    rate_label = "weight = activation sparsity"
+    stages = bench.STAGES
+    bench = bench
+    claim_measures = claims.MEASURES
+    dense_first = True
+
+    def accuracy_cases(self, dataset, quick):
+        if quick:
+            return [("swat-a0.9", 0.9), ("swat-a0.5", 0.5)]
+        return [*((f"swat-a{a:g}", w) for w in (0.5, 0.8, 0.9, 0.95) for a in (0.5, 0.9)),
+                ("swat-channel-a0.9", 0.9), ("swat-channel-a0.5", 0.5)]
+
+    def apply(self, model, scheme, sparsity, *, seed=0, generator=None, period=10):
+        variant, act = parse_scheme(scheme)
+        return apply_swat(model, sparsity, act, period=period, variant=variant)
+
+    def training_stats(self, model):
+        return swat_stats(model)
+
+    def tables(self, records):
+        """Step time vs refresh period, derived from the two measured step medians per layer."""
+        from .claims import _recs
+
+        lines = []
+        for s in sorted({r["case"]["sparsity"] for r in records if r.get("case", {}).get("suite") == bench.SUITE}):
+            reuse, refresh = _recs(records, "swat", "step", s), _recs(records, "swat-refresh", "step", s)
+            for key in sorted(set(reuse) & set(refresh)):
+                sa, sb = reuse[key].get("speedup_vs_torch_dense"), refresh[key].get("speedup_vs_torch_dense")
+                if not sa or not sb:
+                    continue
+                # each step time as a multiple of its own case's torch-dense step (timed side by side),
+                # so load drift between the two cases cancels: t(p) = t_reuse + (t_refresh - t_reuse) / p
+                cells = [f"p={p}: {1.0 / (1.0 / sa + (1.0 / sb - 1.0 / sa) / p):.2f}x" for p in bench.PERIODS]
+                lines.append(f"  {key[0]} t{key[1]} s={s:g}: " + ", ".join(cells))
+        if not lines:
+            return []
+        return ["swat: whole layer step speedup vs torch-dense by refresh period, derived: 1 / (1/S_reuse + (1/S_refresh - 1/S_reuse) / p)",
+                *lines]
+
+
+METHOD = SwatMethod()
+
+__all__ = ["METHOD", "SparseActivation", "Selection", "SwatConv2d", "SwatLinear", "apply_swat", "build_topk_weight",
+           "compress", "compress_activation", "conv2d_weight_grad", "linear_weight_grad", "select", "swat_stats",
+           "topk_compress", "parse_scheme"]
