@@ -11,7 +11,7 @@ with the authors' per-layer plans, FLOPs counted from the definitions, pruned-ne
 from __future__ import annotations
 
 from ..base import Method
-from .prune import filter_l1, keep_top, prune, prune_resnet, prune_vgg
+from .prune import filter_l1, keep_top, prune_network, prune_resnet, prune_vgg
 
 
 def _counted(claim, records):
@@ -29,4 +29,4 @@ class L1FilterMethod(Method):
 
 METHOD = L1FilterMethod()
 
-__all__ = ["METHOD", "filter_l1", "keep_top", "prune", "prune_resnet", "prune_vgg"]
+__all__ = ["METHOD", "filter_l1", "keep_top", "prune_network", "prune_resnet", "prune_vgg"]

@@ -105,7 +105,7 @@ def prune_resnet(model: CifarResNet, ratios: tuple[float, float, float], skip=()
     return new
 
 
-def prune(name: str, model: nn.Module, plan: str = "A") -> nn.Module:
+def prune_network(name: str, model: nn.Module, plan: str = "A") -> nn.Module:
     """The authors' plan for a network of models.build (VGG-16 has one plan)."""
     if name == "vgg16":
         return prune_vgg(model)

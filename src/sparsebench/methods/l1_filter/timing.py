@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from ...measure import time_interleaved
 from .flops import reduction
 from .models import build
-from .prune import prune
+from .prune import prune_network
 
 NETS = (("vgg16", "A"), ("resnet56", "A"), ("resnet56", "B"), ("resnet110", "A"), ("resnet110", "B"))
 
@@ -40,7 +40,7 @@ def _fns(model, x, y):
 def measure(name: str, plan: str, batch: int, rounds: int, threads: int) -> dict:
     torch.set_num_threads(threads)
     base = build(name)
-    pruned = prune(name, base, plan)
+    pruned = prune_network(name, base, plan)
     gen = torch.Generator().manual_seed(0)
     x, y = torch.randn(batch, 3, 32, 32, generator=gen), torch.randint(0, 10, (batch,), generator=gen)
     bf, bs = _fns(base, x, y)

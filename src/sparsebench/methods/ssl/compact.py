@@ -26,7 +26,7 @@ from .reference import structure
 
 class CompactConv2d:
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: int = 1, padding: int = 0,
-                 *, threads: int = 0, isa: str | None = None) -> None:
+                 *, threads: int = 0, isa: str | None = None, layout: str = "nchw") -> None:
         if not isinstance(weight, torch.Tensor) or weight.dim() != 4 or weight.dtype != torch.float32:
             raise ValueError("weight must be a 4-D float32 tensor (Cout, Cin, kh, kw)")
         cout, cin, kh, kw = weight.shape
@@ -34,6 +34,8 @@ class CompactConv2d:
         if rows.numel() == 0:
             raise ValueError("weight: every filter is zero; nothing to compact (the layer's output is its bias)")
         self.shape, self.stride, self.padding = tuple(weight.shape), stride, padding
+        if layout not in ("nchw", "channels_last"):
+            raise ValueError(f"layout must be 'nchw' or 'channels_last', got {layout!r}")
         self.kh, self.kw, self.threads, self.isa = kh, kw, threads, isa
         self.rows = rows
         taps = kh * kw
@@ -47,18 +49,21 @@ class CompactConv2d:
             self.chans = torch.nonzero(chan_kept.any(dim=1)).reshape(-1)
             self.all_chans = self.chans.numel() == cin
             self.weight = weight[rows][:, self.chans].contiguous()
-            self.cols = self.chans
+            if layout == "channels_last":  # the compact conv on channels_last activations (oneDNN's faster form for some shapes)
+                self.weight = self.weight.contiguous(memory_format=torch.channels_last)
         else:
+            if layout != "nchw":
+                raise ValueError("layout: the lowered path (columns removed inside channels) reads NCHW input only")
             self.cols = cols.to(torch.int32)
             self.weight = weight.reshape(cout, -1)[rows][:, cols.long()].contiguous()
-        self.kept_rows, self.kept_cols = rows.numel(), cols.numel()
+        self.layout = layout
+        self.kept_rows, self.kept_cols = rows.numel(), cols.numel()  # kept_cols: columns of the lowered weight
 
     @property
     def flop_fraction(self) -> float:
         """Multiply-adds kept, as a fraction of the full layer's."""
         cout, cin, kh, kw = self.shape
-        kcols = self.kept_cols if self.mode == "lowered" else self.kept_cols * kh * kw
-        return (self.kept_rows * kcols) / (cout * cin * kh * kw)
+        return (self.kept_rows * self.kept_cols) / (cout * cin * kh * kw)
 
     def forward(self, x: torch.Tensor, *, expand: bool = False) -> torch.Tensor:
         if self.mode == "channels":
