@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from sparsebench import _kernels, kernels as kinfo
 from sparsebench.methods.ssl import bench, kernels, plans, reference
-from sparsebench.methods.ssl.compact import CompactConv2d
+from sparsebench.formats.lowered import CompactConv2d
 from sparsebench.methods.ssl.nn import apply_ssl, prox_step, structured_sparsity
 
 ISAS = kinfo.usable_isas()
@@ -109,7 +109,7 @@ def test_compaction_equals_the_masked_dense_conv(kind, stride, pad):
 
 
 def test_compaction_refuses_an_all_zero_weight_and_bad_layouts():
-    with pytest.raises(ValueError, match="every filter is zero"):
+    with pytest.raises(ValueError, match="every output channel is zero"):
         CompactConv2d(torch.zeros(3, 2, 3, 3))
     with pytest.raises(ValueError, match="layout"):
         CompactConv2d(_structured((4, 2, 3, 3), (), (1,)), layout="channels_last")

@@ -4,7 +4,7 @@ kernel (subgradient or proximal, zeroing below 1e-4), and the compaction of the 
 structure into a smaller dense convolution.
 
   reference.py  readable PyTorch formulas        kernels.py  wrappers over kernels/ssl
-  compact.py    CompactConv2d (rows, columns removed; gathers timed)
+  ../../formats/lowered.py  CompactConv2d (rows, columns removed; gathers timed), shared with strided
   nn.py         apply_ssl / prox_step / structured_sparsity for training
   plans.py      the paper's per-layer AlexNet sparsities (stand-in)   sweep.py  accuracy vs structure
   ops.py        cross-validation ops             bench.py    benchmark cases
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..base import Method
 from . import bench
-from .compact import CompactConv2d
+from ...formats.lowered import CompactConv2d
 from .nn import apply_ssl, prox_step, structured_sparsity
 
 

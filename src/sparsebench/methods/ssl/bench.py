@@ -26,7 +26,7 @@ from ...cases import OURS, BenchCase, StageBench, Unavailable
 from ...catalogue import LAYERS, Profile
 from ...measure import Conv2dShape, dense_flops, tensor_bytes
 from . import plans
-from .compact import CompactConv2d
+from ...formats.lowered import CompactConv2d
 
 SUITE = "ssl"
 PAPER_SCHEME = "ssl-paper"

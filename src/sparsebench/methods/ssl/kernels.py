@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ... import _kernels
+from ...formats.lowered import gather_cols  # noqa: F401  (the column gather, shared)
 from .reference import KINDS, ZERO_BELOW, check_lambdas
 
 
@@ -46,19 +47,3 @@ def group_norms(w, kind: str, *, isa=None, threads: int = 0):
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     out = _kernels.ssl_group_norms(w, KINDS.index(kind), isa=isa, threads=threads)
     return torch.from_numpy(out) if isinstance(w, torch.Tensor) else out
-
-
-def gather_cols(x: torch.Tensor, cols: torch.Tensor, kh: int, kw: int, stride: int = 1, padding: int = 0, *,
-                out: torch.Tensor | None = None, isa=None, threads: int = 0) -> torch.Tensor:
-    """(N, len(cols), Ho * Wo) im2col rows of the kept columns (c * kh * kw + i * kw + j)."""
-    if not isinstance(x, torch.Tensor) or x.dim() != 4:
-        raise ValueError("x must be a 4-D torch tensor (N, C, H, W)")
-    if not isinstance(cols, torch.Tensor) or cols.dtype != torch.int32:
-        raise TypeError("cols must be an int32 torch tensor")
-    ho = (x.shape[2] + 2 * padding - kh) // stride + 1
-    wo = (x.shape[3] + 2 * padding - kw) // stride + 1
-    if out is None:
-        out = torch.empty(x.shape[0], cols.numel(), max(ho, 0) * max(wo, 0))
-    _kernels.ssl_gather_cols(x, cols, kh=kh, kw=kw, stride=stride, padding=padding, out=out, isa=isa,
-                             threads=threads)
-    return out

@@ -110,10 +110,10 @@ def gather_cols(x: torch.Tensor, cols: torch.Tensor, kh: int, kw: int, stride: i
 
 
 def structure(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(kept rows, kept columns) of a weight: rows with any nonzero; columns nonzero in a kept row."""
-    m = _view3(w).reshape(w.shape[0], -1) != 0
-    rows = torch.nonzero(m.any(dim=1)).reshape(-1)
-    cols = torch.nonzero(m[rows].any(dim=0)).reshape(-1) if rows.numel() else rows
+    """(kept rows, kept columns): rows with any nonzero, columns nonzero in a kept row."""
+    v = _view3(w).reshape(w.shape[0], -1)
+    rows = torch.nonzero(v.abs().sum(dim=1) > 0).reshape(-1)
+    cols = torch.nonzero(v[rows].abs().sum(dim=0) > 0).reshape(-1) if rows.numel() else rows
     return rows, cols
 
 

@@ -1,13 +1,13 @@
 """The strided-sparse convolution as a compacted dense problem: the zero columns the grid leaves
-are dropped by the SSL column gather (kernels/ssl, im2col of the kept columns only) and the rest
-is one GEMM per sample (methods/ssl/compact.py). Offsets are shared by all kernels of an input
+are dropped by the shared column gather (formats/lowered.py: im2col of the kept columns only) and
+the rest is one GEMM per sample. Offsets are shared by all kernels of an input
 map, so every filter keeps the same columns and nothing per filter is indexed."""
 
 from __future__ import annotations
 
 import torch
 
-from ..ssl.compact import CompactConv2d
+from ...formats.lowered import CompactConv2d
 from .reference import apply
 
 

@@ -1,13 +1,14 @@
-"""Compaction of a learned structure into a smaller dense convolution: zero filters (rows) and
-zero filter shapes (columns of the lowered weight) are removed, and what stays is one dense
-problem. Two paths, chosen from the structure:
+"""Compaction of a structured-sparse conv weight into a smaller dense convolution, shared by the
+methods whose structure removes whole rows (filters) and columns (filter shapes) of the lowered
+weight (SSL's learned groups, intra-kernel strided sparsity): zero rows and zero columns are
+removed, and what stays is one dense problem. Two paths, chosen from the structure:
 
   channels  every kept column belongs to a wholly kept input channel: gather those channels
             (index_select; skipped when all are kept) and run torch's conv on the compact weight
             (kept filters x kept channels x kh x kw);
-  lowered   any other column set: the SSL kernel gathers only the kept im2col rows
-            (kernels.gather_cols), then one GEMM per sample, W' (R', K') @ X' (K', Ho * Wo),
-            written straight into the NCHW output.
+  lowered   any other column set: a kernel gathers only the kept im2col rows (gather_cols;
+            the C++ gather lives in kernels/ssl, the family it was written for), then one GEMM
+            per sample, W' (R', K') @ X' (K', Ho * Wo), written straight into the NCHW output.
 
 The output holds the kept filters only, (N, R', Ho, Wo): the next layer's compaction drops the
 matching input channels (``expand=True`` scatters them back to Cout channels with zeros, i.e. the
@@ -20,8 +21,32 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import kernels
-from .reference import structure
+from .. import _kernels
+
+
+def structure(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(kept rows, kept columns) of a weight: rows with any nonzero; columns of the lowered
+    weight (Cin * kh * kw, or in_features) nonzero in a kept row."""
+    m = w.reshape(w.shape[0], -1) != 0
+    rows = torch.nonzero(m.any(dim=1)).reshape(-1)
+    cols = torch.nonzero(m[rows].any(dim=0)).reshape(-1) if rows.numel() else rows
+    return rows, cols
+
+
+def gather_cols(x: torch.Tensor, cols: torch.Tensor, kh: int, kw: int, stride: int = 1, padding: int = 0, *,
+                out: torch.Tensor | None = None, isa=None, threads: int = 0) -> torch.Tensor:
+    """(N, len(cols), Ho * Wo) im2col rows of the kept columns (c * kh * kw + i * kw + j)."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        raise ValueError("x must be a 4-D torch tensor (N, C, H, W)")
+    if not isinstance(cols, torch.Tensor) or cols.dtype != torch.int32:
+        raise TypeError("cols must be an int32 torch tensor")
+    ho = (x.shape[2] + 2 * padding - kh) // stride + 1
+    wo = (x.shape[3] + 2 * padding - kw) // stride + 1
+    if out is None:
+        out = torch.empty(x.shape[0], cols.numel(), max(ho, 0) * max(wo, 0))
+    _kernels.ssl_gather_cols(x, cols, kh=kh, kw=kw, stride=stride, padding=padding, out=out, isa=isa,
+                             threads=threads)
+    return out
 
 
 class CompactConv2d:
@@ -32,7 +57,7 @@ class CompactConv2d:
         cout, cin, kh, kw = weight.shape
         rows, cols = structure(weight)
         if rows.numel() == 0:
-            raise ValueError("weight: every filter is zero; nothing to compact (the layer's output is its bias)")
+            raise ValueError("weight: every output channel is zero; nothing to compact (the output is the bias alone)")
         self.shape, self.stride, self.padding = tuple(weight.shape), stride, padding
         if layout not in ("nchw", "channels_last"):
             raise ValueError(f"layout must be 'nchw' or 'channels_last', got {layout!r}")
@@ -70,7 +95,7 @@ class CompactConv2d:
             xs = x if self.all_chans else x.index_select(1, self.chans)
             y = F.conv2d(xs, self.weight, self.bias, stride=self.stride, padding=self.padding)
         else:
-            cols = kernels.gather_cols(x, self.cols, self.kh, self.kw, self.stride, self.padding, isa=self.isa,
+            cols = gather_cols(x, self.cols, self.kh, self.kw, self.stride, self.padding, isa=self.isa,
                                        threads=self.threads)
             n = x.shape[0]
             ho = (x.shape[2] + 2 * self.padding - self.kh) // self.stride + 1
