@@ -36,15 +36,14 @@ def test_claims_carry_the_papers_numbers_and_setups(loaded):
     # both wordings of the 5.92x figure (anchors.md)
     assert "back-propagation stage" in loaded["actgrad-backprop-up-to-5.92x"].setup["wording"]
     assert "ARM" in loaded["actgrad-arm-training-5.92x"].setup["wording"]
-    # issue 13: SSL is not implemented (not measured); the filter format is a labelled stand-in row
+    # issue 17: SSL is measured on its own suite (the paper's per-layer AlexNet plan, a stand-in)
     ssl = loaded["ssl-alexnet-conv-cpu-5.1x"]
-    assert not ssl.implemented and ssl.setup["wording"] == (
+    assert ssl.implemented and ssl.setup["wording"].startswith(
         "SSL achieves on average 5.1X and 3.1X speedups of convolutional layer computation of AlexNet against "
         "CPU and GPU, respectively, with off-the-shelf libraries")
-    stand_in = loaded["ssl-alexnet-conv-cpu-5.1x-stand-in-filter"]
-    assert stand_in.stand_in_for == ssl.id and "stand-in" in stand_in.measure.differs
-    assert stand_in.measure.schemes == ("filter",)
-    assert set(stand_in.measure.layers) == {"alexnet-conv3", "alexnet-conv4", "alexnet-conv5"}
+    assert ssl.measure.suite == "ssl" and ssl.measure.schemes == ("ssl-paper",)
+    assert set(ssl.measure.layers) == {f"alexnet-conv{i}" for i in range(1, 6)}
+    assert loaded["ssl-alexnet-twice-non-structured"].measure.versus == "unstructured-csr"
     # actgrad verdicts come from the captured-gradient rows
     assert all(c.measure.schemes == ("actgrad-captured",) for c in loaded.values()
                if c.method == "actgrad" and c.measure.comparison == "stage_time_sum")

@@ -45,12 +45,11 @@ def test_network_claims_and_curves_add_whole_network_runs(all_claims):
 
 
 def test_cases_follow_each_claims_measure_spec(all_claims):
-    # issue 13: SSL is not implemented, so its claim needs no cases; its stand-in row has them
-    assert cases_for(all_claims["ssl-alexnet-conv-cpu-5.1x"], "quick") == []
-    ssl = cases_for(all_claims["ssl-alexnet-conv-cpu-5.1x-stand-in-filter"], "quick")
-    assert [c.id for c in ssl] == ["weight_sparse/alexnet-conv4/filter/forward/s0.9/t1"]
-    full = cases_for(all_claims["ssl-alexnet-conv-cpu-5.1x-stand-in-filter"], "full")
-    assert {c.layer for c in full} == {"alexnet-conv3", "alexnet-conv4", "alexnet-conv5"} and {c.threads for c in full} == {1, 2}
+    # issue 17: SSL's claim runs its own suite's cases (the quick profile keeps its one AlexNet layer)
+    ssl = cases_for(all_claims["ssl-alexnet-conv-cpu-5.1x"], "quick")
+    assert [c.id for c in ssl] == ["ssl/alexnet-conv4/ssl-paper/forward/s0.67/t1"]
+    full = cases_for(all_claims["ssl-alexnet-conv-cpu-5.1x"], "full")
+    assert {c.layer for c in full} == {f"alexnet-conv{i}" for i in range(1, 6)} and {c.threads for c in full} == {1, 2}
     step = cases_for(all_claims["actgrad-cpu-training-3.99x"], "quick")
     assert {(c.suite, c.stage) for c in step} == {("actgrad", "backward"), ("weight_sparse", "forward")}
     mest = cases_for(all_claims["mest-structured-schemes-beat-unstructured"], "quick")
@@ -116,13 +115,13 @@ def test_validate_prints_and_saves_verdicts_exit_0(tmp_path, monkeypatch, capsys
     rc = _main(["validate", "--results", str(tmp_path), "--quiet"])
     assert rc == 0
     out = capsys.readouterr().out
-    # issue 13 changed this on purpose: the SSL claim reads "not measured" (SSL is not implemented),
-    # its filter stand-in row "different setup"; the verdict table still has reproduced rows
+    # issue 17: SSL is implemented; these synthetic records hold no ssl-suite case, so its row reads
+    # "not measured"; the L1 FLOP rows are counted from the model definitions (reproduced)
     assert "ssl-alexnet-conv-cpu-5.1x" in out and "not measured" in out and "different setup" in out
     ssl_line = next(line for line in out.splitlines() if line.startswith("ssl-alexnet-conv-cpu-5.1x "))
     assert "not measured" in ssl_line
-    stand_in = next(line for line in out.splitlines() if line.startswith("ssl-alexnet-conv-cpu-5.1x-stand-in-filter"))
-    assert "different setup" in stand_in
+    l1 = next(line for line in out.splitlines() if line.startswith("l1-filter-vgg16-flops-34pct"))
+    assert "reproduced" in l1
     md = next(tmp_path.rglob("*-verdicts.md")).read_text()
     assert "| terngrad-communication-1/16 |" in md
 
@@ -156,8 +155,8 @@ def test_interrupted_validate_keeps_records_and_verdicts(tmp_path, monkeypatch):
 
 
 def test_validate_list_and_report_command(tmp_path, capsys):
-    assert _main(["validate", "--list", "--claim", "ssl-alexnet-conv-cpu-5.1x-stand-in-filter"]) == 0
-    assert capsys.readouterr().out.strip() == "weight_sparse/alexnet-conv4/filter/forward/s0.9/t1"
+    assert _main(["validate", "--list", "--claim", "ssl-alexnet-conv-cpu-5.1x"]) == 0
+    assert capsys.readouterr().out.strip() == "ssl/alexnet-conv4/ssl-paper/forward/s0.67/t1"
     recs = [r for r in synthetic.suite_records("x86", layers=("linear-1024",), sparsities=(0.9,), rates=())
             if r["kind"] == "machine" or r["case"]["stage"] == "forward"]
     (tmp_path / "r.json").write_text(json.dumps({"schema": 1, "records": recs}))

@@ -14,6 +14,7 @@ void bind_actgrad_bwd(py::module_& m);
 void bind_update(py::module_& m);
 void bind_mest(py::module_& m);
 void bind_swat(py::module_& m);
+void bind_ssl(py::module_& m);
 }
 
 namespace {
@@ -83,4 +84,5 @@ PYBIND11_MODULE(_kernels, m) {
     sb::bind::bind_update(m);
     sb::bind::bind_mest(m);
     sb::bind::bind_swat(m);
+    sb::bind::bind_ssl(m);
 }

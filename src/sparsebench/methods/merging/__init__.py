@@ -1,0 +1,32 @@
+"""Data-free neuron merging: fully connected network surgery (Srinivas & Babu 2015, saliency
+<a_j^2> * ||w_i - w_j||^2) and filter merging (Kim et al. 2020: each L1-pruned filter folded
+into its most cosine-similar kept filter through the next layer); accuracy without fine-tuning
+vs plain pruning at the same size. Weight surgery on small matrices: no kernel of its own.
+
+  reference.py   saliency, merge_pair, surgery, filter_merge
+  experiment.py  merged vs pruned (and pruned + fine-tuned) accuracy on digits / MNIST-5k
+  claims.py      the merged-minus-pruned accuracy comparison
+"""
+
+from __future__ import annotations
+
+from ..base import Method
+from .reference import filter_merge, merge_pair, saliency, surgery
+
+
+def _merge_vs_prune(claim, records):
+    from .claims import merge_vs_prune
+
+    return merge_vs_prune(claim, records)
+
+
+class MergingMethod(Method):
+    name = "merging"
+    title = "data-free neuron merging (FC surgery, filter merging) vs plain pruning"
+    rate_label = "fraction of units removed"
+    claim_measures = {"merge_vs_prune": _merge_vs_prune}
+
+
+METHOD = MergingMethod()
+
+__all__ = ["METHOD", "filter_merge", "merge_pair", "saliency", "surgery"]

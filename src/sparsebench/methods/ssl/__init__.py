@@ -1,0 +1,50 @@
+"""SSL, Structured Sparsity Learning (Wen et al., NIPS 2016): group Lasso over filters (rows of
+the lowered weight), filter shapes (columns), channels and depth, the fused norms + update
+kernel (subgradient or proximal, zeroing below 1e-4), and the compaction of the learned
+structure into a smaller dense convolution.
+
+  reference.py  readable PyTorch formulas        kernels.py  wrappers over kernels/ssl
+  ../../formats/lowered.py  CompactConv2d (rows, columns removed; gathers timed), shared with strided
+  nn.py         apply_ssl / prox_step / structured_sparsity for training
+  plans.py      the paper's per-layer AlexNet sparsities (stand-in)   sweep.py  accuracy vs structure
+  ops.py        cross-validation ops             bench.py    benchmark cases
+"""
+
+from __future__ import annotations
+
+from ..base import Method
+from . import bench
+from ...formats.lowered import CompactConv2d
+from .nn import apply_ssl, prox_step, structured_sparsity
+
+
+def _impl_vs(claim, records):
+    from .claims import impl_vs
+
+    return impl_vs(claim, records)
+
+
+class SslMethod(Method):
+    name = "ssl"
+    suite = bench.SUITE
+    title = "SSL group Lasso (filters, filter shapes), compacted dense convolution"
+    rate_label = "FLOP sparsity (ssl-paper: the plan's mean, per-layer values in the records)"
+    stages = bench.STAGES
+    bench = bench
+    claim_measures = {"impl_vs": _impl_vs}
+
+    def accuracy_cases(self, dataset, quick):
+        lams = (0.0, 0.02) if quick else (0.0, 0.005, 0.02, 0.05)
+        return [("ssl-rows-cols", lam) for lam in lams]
+
+    def apply(self, model, scheme, sparsity, *, seed=0, generator=None):
+        """``sparsity`` is the group-Lasso lambda for accuracy runs (rows and columns groups)."""
+        return apply_ssl(model, sparsity, ("rows", "cols"))
+
+    def training_stats(self, model):
+        return structured_sparsity(model)
+
+
+METHOD = SslMethod()
+
+__all__ = ["METHOD", "CompactConv2d", "apply_ssl", "prox_step", "structured_sparsity"]
