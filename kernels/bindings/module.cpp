@@ -12,6 +12,7 @@ void bind_filter(py::module_& m);
 void bind_pattern(py::module_& m);
 void bind_actgrad_bwd(py::module_& m);
 void bind_update(py::module_& m);
+void bind_terngrad(py::module_& m);
 }
 
 namespace {
@@ -79,4 +80,5 @@ PYBIND11_MODULE(_kernels, m) {
     sb::bind::bind_pattern(m);
     sb::bind::bind_actgrad_bwd(m);
     sb::bind::bind_update(m);
+    sb::bind::bind_terngrad(m);
 }
