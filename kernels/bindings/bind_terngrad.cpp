@@ -27,7 +27,7 @@ void bind_terngrad(py::module_& m) {
             TernStats st;
             {
                 py::gil_scoped_release nogil;
-                st = terngrad_for(Isa(o.isa)).stats(gp, n, o.threads);
+                st = terngrad_for(Isa(o.isa)).stats(gp, n, true, o.threads);
             }
             return py::make_tuple(st.sum, st.sumsq, st.maxabs, st.nonfinite);
         },
@@ -47,7 +47,7 @@ void bind_terngrad(py::module_& m) {
             TernStats st;
             {
                 py::gil_scoped_release nogil;
-                st = k.stats(gp, n, o.threads);
+                st = k.stats(gp, n, md == 1, o.threads);
             }
             return py::make_tuple(k.scaler(st, n, md, c), st.nonfinite);
         },

@@ -28,7 +28,8 @@ constexpr int64_t kTernChunk = int64_t(1) << 15;
 inline int64_t packed_bytes(int64_t n) { return (n + 3) / 4; }
 
 struct TernGradKernels {
-    TernStats (*stats)(const float* g, int64_t n, int threads);
+    // sums = false: only maxabs and nonfinite (the max scaler needs no more).
+    TernStats (*stats)(const float* g, int64_t n, bool sums, int threads);
     // s = max|g| (mode 0), or c * std(g) (mode 1) capped at max|g| (max|g| when c * std is 0).
     float (*scaler)(const TernStats& st, int64_t n, int mode, double c);
     // code_i = 1 + sign(g_i) if |g_i| > u_i * s else 1, u_i = rng::uniform(seed, i); packed 4 a byte.

@@ -19,6 +19,34 @@ using namespace simd;
 
 // --- scaler statistics: fixed block / lane order ------------------------------------------------
 
+// max |g| over the finite values and the count of NaN / Inf (max is order-free: exact anywhere).
+void block_max(const float* g, int64_t n, float* m_out, int64_t* bad_out) {
+    const F big = set1(FLT_MAX);
+    F mv = zero();
+    int64_t bad = 0;
+    int64_t i = 0;
+    for (; i + W <= n; i += W) {
+        const F a = abs(load(g + i));
+        const M fin = cmp_ge(big, a);  // false for NaN and +-Inf
+        bad += W - __builtin_popcount(mbits(fin));
+        mv = max(select(fin, a, zero()), mv);
+    }
+    float m = hmax(mv);
+    for (; i < n; ++i) {
+        const float a = std::fabs(g[i]);
+        if (!(a <= FLT_MAX)) ++bad;
+        else m = a > m ? a : m;
+    }
+    *m_out = m;
+    *bad_out = bad;
+}
+
+TernStats block_max_only(const float* g, int64_t n) {
+    TernStats st;
+    block_max(g, n, &st.maxabs, &st.nonfinite);
+    return st;
+}
+
 TernStats block_stats(const float* g, int64_t n) {
     double s[8] = {0, 0, 0, 0, 0, 0, 0, 0}, q[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     float m = 0.0f;
@@ -35,11 +63,7 @@ TernStats block_stats(const float* g, int64_t n) {
         s[i % 8] += x;
         q[i % 8] += x * x;
     }
-    for (int64_t j = 0; j < n; ++j) {
-        const float a = std::fabs(g[j]);
-        if (!(a <= FLT_MAX)) ++bad;  // NaN or Inf
-        else m = a > m ? a : m;
-    }
+    block_max(g, n, &m, &bad);
     TernStats st;
     st.sum = s[0];
     st.sumsq = q[0];
@@ -52,12 +76,15 @@ TernStats block_stats(const float* g, int64_t n) {
     return st;
 }
 
-TernStats stats(const float* g, int64_t n, int threads) {
+TernStats stats(const float* g, int64_t n, bool sums, int threads) {
     const int64_t nb = (n + kTernBlock - 1) / kTernBlock;
     std::vector<TernStats> part(static_cast<size_t>(nb));
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t b = 0; b < nb; ++b)
-        part[b] = block_stats(g + b * kTernBlock, std::min(kTernBlock, n - b * kTernBlock));
+    for (int64_t b = 0; b < nb; ++b) {
+        const float* gb = g + b * kTernBlock;
+        const int64_t nn = std::min(kTernBlock, n - b * kTernBlock);
+        part[b] = sums ? block_stats(gb, nn) : block_max_only(gb, nn);
+    }
     TernStats t;
     for (const TernStats& p : part) {  // block order: the thread split never changes the result
         t.sum += p.sum;

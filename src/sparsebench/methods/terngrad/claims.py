@@ -53,14 +53,17 @@ def accuracy_delta(claim, records):
 
     acc = {}
     for r in _latest(records, "ddp-train"):
-        acc[(r["case"]["ranks"], r["case"]["scheme"])] = r["metrics"]["accuracy"]  # the latest wins
-    per = {f"{ranks} ranks/{scheme}": 100 * (a - acc[(ranks, "dense")])
-           for (ranks, scheme), a in sorted(acc.items()) if scheme != "dense" and (ranks, "dense") in acc}
+        c = r["case"]
+        acc[(c["ranks"], c.get("lr"), c["scheme"])] = r["metrics"]["accuracy"]  # the latest wins
+    per = {f"{ranks} ranks/lr {lr}/{scheme}": 100 * (a - acc[(ranks, lr, "dense")])
+           for (ranks, lr, scheme), a in sorted(acc.items(), key=str)
+           if scheme != "dense" and (ranks, lr, "dense") in acc}
     if not per:
         return _not_measured(claim, "no data-parallel MNIST runs (torchrun ... -m sparsebench.methods.terngrad.train_ddp)")
     measured = median(per.values())
     verdict, why = _judge(claim, measured, list(per.values()))
-    dense = ", ".join(f"{k[0]} ranks dense {100 * v:.2f}%" for k, v in sorted(acc.items()) if k[1] == "dense")
+    dense = ", ".join(f"{k[0]} ranks lr {k[1]} dense {100 * v:.2f}%" for k, v in sorted(acc.items(), key=str)
+                      if k[2] == "dense")
     return _finish(claim, measured, per, f"MNIST-5k CNN, {len(per)} TernGrad runs vs dense ({dense})",
                    verdict, why, [])
 

@@ -203,7 +203,7 @@ def _done(buf: torch.Tensor) -> torch.futures.Future:
     return fut
 
 
-def terngrad_hook(state: TernGradState, bucket) -> torch.futures.Future:
+def terngrad_hook(state: TernGradState, bucket):  # no annotation: DDP checks it literally
     """DDP communication hook: TernGrad-average the bucket (see the module docstring)."""
     buf = bucket.buffer()
     if buf.dtype != torch.float32:
@@ -221,7 +221,7 @@ class DenseState:
     stats: ExchangeStats = field(default_factory=ExchangeStats)
 
 
-def dense_hook(state: DenseState, bucket) -> torch.futures.Future:
+def dense_hook(state: DenseState, bucket):
     """fp32 all_reduce (SUM, / ranks) of the bucket, synchronous and counted like terngrad_hook."""
     pg, _, R = _group(state)
     buf = bucket.buffer()

@@ -56,10 +56,16 @@ def _values(kind: str, shape: tuple[int, ...], seed: int) -> torch.Tensor:
 KINDS = ("normal", "zeros", "laplace", "signed-zeros", "constant")
 
 
+# every kind on the small odd shapes; the block / chunk edges on normal and laplace values
+_EDGE_SHAPES = ("block-1", "block+1", "chunk+5", "chunks70001")
+
+
 def _grid():
     for sname, shape in _SHAPES.items():
         for kind in KINDS:
             if sname == "empty" and kind != "normal":
+                continue
+            if sname in _EDGE_SHAPES and kind != ("laplace" if sname == "chunks70001" else "normal"):
                 continue
             yield f"{sname}-{kind}", shape, kind
 
@@ -74,7 +80,7 @@ def scaler_cases():
 def pack_cases():
     for cid, shape, kind in _grid():
         # the scaler of either mode; 0 (nothing fires); a tiny one (everything fires / clipped)
-        for sname in ("max", "std", "zero", "tiny"):
+        for sname in (("max", "std", "zero", "tiny") if shape[0] < 4000 or kind == "normal" else ("max", "std")):
             def make(shape=shape, kind=kind, sname=sname):
                 g = _values(kind, shape, 2)
                 s = {"zero": 0.0, "tiny": 1e-30}.get(sname)
@@ -93,18 +99,17 @@ def _packed(rows: int, n: int, extra: int, seed: int) -> torch.Tensor:
 
 
 def decode_cases():
+    # one row (set, accumulate), two and four ranks; a byte offset into each row
     for sname, shape in _SHAPES.items():
         n = int(np.prod(shape))
-        for rows in (1, 2, 4):
-            for acc in (False, True):
-                for offset in (0, 3):
-                    def make(n=n, rows=rows, acc=acc, offset=offset):
-                        packed = _packed(rows, n, offset + 2, 5 + rows)
-                        out = torch.randn(n, generator=torch.Generator().manual_seed(9)) if acc else None
-                        return {"packed": packed if rows > 1 else packed[0].contiguous(), "n": n,
-                                "scale": 0.3125 / rows, "offset": offset, "out": out, "accumulate": acc}
+        for rows, acc, offset in ((1, False, 0), (1, True, 3), (2, True, 0), (4, False, 3)):
+            def make(n=n, rows=rows, acc=acc, offset=offset):
+                packed = _packed(rows, n, offset + 2, 5 + rows)
+                out = torch.randn(n, generator=torch.Generator().manual_seed(9)) if acc else None
+                return {"packed": packed if rows > 1 else packed[0].contiguous(), "n": n,
+                        "scale": 0.3125 / rows, "offset": offset, "out": out, "accumulate": acc}
 
-                    yield Case(f"{sname}-r{rows}-{'acc' if acc else 'set'}-off{offset}", make)
+            yield Case(f"{sname}-r{rows}-{'acc' if acc else 'set'}-off{offset}", make)
 
 
 def _scaler_kernel(g, mode, c, *, isa=None, threads=0):

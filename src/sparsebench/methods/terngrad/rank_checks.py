@@ -18,10 +18,7 @@ def _model() -> nn.Sequential:
     return nn.Sequential(nn.Linear(13, 33), nn.ReLU(), nn.Linear(33, 17), nn.ReLU(), nn.Linear(17, 5))
 
 
-def hook_rank(rank: int, world: int, *, seed: int = 11, mode: str = "max", steps: int = 2,
-              nan: bool = False) -> dict:
-    """Trains ``steps`` DDP steps with the TernGrad hook (logits layer float); returns each hook
-    call's parameter names, this rank's bucket gradients before the exchange and after it."""
+def _hook_run(rank: int, world: int, *, seed: int, mode: str, steps: int, nan: bool) -> dict:
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     net = _model()
@@ -47,6 +44,19 @@ def hook_rank(rank: int, world: int, *, seed: int = 11, mode: str = "max", steps
         model.zero_grad()
         model(x).square().mean().backward()
     return {"log": log, "bytes": state.stats.as_dict()}
+
+
+def hook_rank(rank: int, world: int, *, seed: int = 11, modes=("max", "std"), steps: int = 2) -> dict:
+    """Per scaler mode, ``steps`` DDP steps with the TernGrad hook (logits layer float): each hook
+    call's parameter names and this rank's bucket gradients before and after the exchange. Then
+    one step with NaN on the last rank: what each rank raised."""
+    out = {mode: _hook_run(rank, world, seed=seed, mode=mode, steps=steps, nan=False) for mode in modes}
+    try:
+        _hook_run(rank, world, seed=seed, mode="max", steps=1, nan=True)
+        out["nan"] = "no error"
+    except FloatingPointError as exc:
+        out["nan"] = f"FloatingPointError: {exc}"
+    return out
 
 
 def dies_in_exchange(rank: int, world: int) -> None:

@@ -84,7 +84,7 @@ def train_one(name: str, args, split, rank: int, world: int) -> dict:
             loss.backward()
             opt.step()
             step_s.append(time.perf_counter() - t0)
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if args.max_steps and len(step_s) >= args.max_steps:
                 break
         if args.max_steps and len(step_s) >= args.max_steps:
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
             row = train_one(name, args, split, rank, world)
             if rank == 0:
                 store.append(make_record("ddp-train", {"suite": SUITE, "dataset": "mnist", "scheme": name,
-                                                       "ranks": world}, row,
+                                                       "ranks": world, "lr": args.lr, "epochs": args.epochs}, row,
                                          {k: machine.get(k) for k in ("hostname", "arch", "logical_cores")}))
                 print(f"{name:14s} ranks {world}: accuracy {row['accuracy']:.4f}, step {1e3 * row['step_median_s']:.2f} ms"
                       f", exchange {1e3 * row['exchange_s_per_step']:.2f} ms, bytes/step {row['payload_bytes_per_step']:.0f}"
