@@ -229,3 +229,44 @@ def test_hanging_rank_fails_within_the_timeout():
         run_ranks("sparsebench.methods.terngrad.rank_checks:hangs_in_exchange", 2, timeout_s=8)
     assert time.monotonic() - t0 < 60  # bounded: never a hang (not a timing assertion on speed)
     assert info.value.how in ("timeout", "error")
+
+
+# --- harness cases and claims ---------------------------------------------------------------------
+
+def test_bench_cases_build_and_count_the_bytes_sent():
+    from sparsebench.catalogue import profile
+    from sparsebench.methods import get_method
+
+    m = get_method("terngrad")
+    cases = list(m.cases(profile("smoke")))
+    assert {c.stage for c in cases} == {"encode", "decode"}
+    for case in cases:
+        sb = m.build(case)
+        assert set(sb.impls) == set(m.impl_names(case)) and sb.ratio_to == "torch-copy"
+        for fn in sb.impls.values():
+            fn()
+        n = sb.info["grad_numel"]
+        assert sb.info["ternary_bytes"] == (n + 3) // 4 + 4 and sb.info["fp32_bytes"] == 4 * n
+
+
+def _rec(kind, case, metrics):
+    return {"kind": kind, "case": {"suite": "terngrad", **case}, "metrics": metrics, "machine": {}}
+
+
+def test_claims_read_the_methods_own_records():
+    from sparsebench import claims
+
+    loaded = {c.id: c for c in claims.load_claims()}
+    n = 11_173_962
+    ex = [_rec("exchange", {"layer": "resnet18-grad", "ranks": r},
+               {"numel": n, "payload_bytes": (n + 3) // 4 + 8, "bytes_ratio_fp32": 4 * n / ((n + 3) // 4 + 8),
+                "ring_wire_bytes_fp32": 2.0 * (r - 1) / r * 4 * n, "ring_wire_bytes": (r - 1) * ((n + 3) // 4 + 8)})
+          for r in (2, 4)]
+    v = claims.evaluate(loaded["terngrad-communication-1/16"], ex)
+    assert v.verdict == "reproduced" and v.value == pytest.approx(16.0, rel=1e-5)
+    acc = [_rec("ddp-train", {"ranks": 2, "lr": 0.01, "scheme": s}, {"accuracy": a})
+           for s, a in (("dense", 0.96), ("terngrad", 0.955), ("terngrad-clip", 0.97))]
+    for cid in ("terngrad-alexnet-no-accuracy-loss", "terngrad-googlenet-accuracy-loss-under-2pct"):
+        v = claims.evaluate(loaded[cid], acc)
+        assert v.verdict == "different setup" and v.value == pytest.approx(0.25)
+    assert claims.evaluate(loaded["terngrad-alexnet-no-accuracy-loss"], []).verdict == "not measured"

@@ -108,8 +108,9 @@ def _group(state) -> tuple[Any, int, int]:
 
 
 def _all_gather(out: torch.Tensor, inp: torch.Tensor, pg) -> None:
+    gather = getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor  # renamed in newer torch
     try:
-        dist.all_gather_into_tensor(out, inp, group=pg)
+        gather(out, inp, group=pg)
     except (RuntimeError, NotImplementedError):  # a backend without it: the list form
         dist.all_gather(list(out.view(-1, inp.numel()).unbind(0)), inp, group=pg)
 

@@ -17,11 +17,11 @@ def codec_table(records) -> str | None:
     keys = sorted({k[:4] for k in rows})
     if not keys:
         return None
-    out = ["terngrad: encode / decode of one layer's gradient, fp32 GB/s processed vs a torch clone of the same bytes",
+    out = ["terngrad: encode / decode of one layer's gradient, fp32 GB/s processed vs a torch copy_ of the same bytes (resident buffer)",
            f"  {'layer':18s} {'scheme':14s} {'stage':7s} {'thr':>3s} {'values':>9s} {'ours GB/s':>9s} "
-           f"{'clone GB/s':>10s} {'ours/clone':>10s} {'bytes 1/x':>9s}"]
+           f"{'copy GB/s':>10s} {'ours/copy':>10s} {'bytes 1/x':>9s}"]
     for k in keys:
-        ours, clone = rows.get((*k, "sparsebench")), rows.get((*k, "torch-clone"))
+        ours, clone = rows.get((*k, "sparsebench")), rows.get((*k, "torch-copy"))
         if not ours or not clone:
             continue
         out.append(f"  {k[0]:18s} {k[1]:14s} {k[2]:7s} {k[3]:3d} {ours['grad_numel']:9d} {ours['gbytes_per_s']:9.2f} "
