@@ -54,14 +54,14 @@ def train_table(records) -> str | None:
         return None
     out = ["terngrad: data-parallel MNIST-5k CNN (DDP over gloo, loopback), test accuracy and step times; "
            "modelled steps replace the measured exchange by ring-model bytes at the link speed",
-           f"  {'ranks':>5s} {'config':14s} {'acc %':>6s} {'step ms':>8s} {'exch ms':>8s} {'enc+dec ms':>10s} "
+           f"  {'ranks':>5s} {'lr':>5s} {'config':14s} {'acc %':>6s} {'step ms':>8s} {'exch ms':>8s} {'enc+dec ms':>10s} "
            f"{'bytes/step':>10s} {'1/x':>6s} {'1G step ms':>10s} {'10G step ms':>11s}"]
-    for r in sorted(rows, key=lambda r: (r["case"]["ranks"], r["case"]["scheme"])):
+    for r in sorted(rows, key=lambda r: (r["case"]["ranks"], str(r["case"].get("lr")), r["case"]["scheme"])):
         m, c = r["metrics"], r["case"]
         codec = m["encode_s_per_step"] + m["decode_s_per_step"]
         compute = m["step_median_s"] - m["exchange_s_per_step"] - codec
         model = {g: compute + codec + m["ring_wire_bytes_per_step"] * 8 / (g * 1e9) for g in (1, 10)}
-        out.append(f"  {c['ranks']:5d} {c['scheme']:14s} {100 * m['accuracy']:6.2f} {1e3 * m['step_median_s']:8.2f} "
+        out.append(f"  {c['ranks']:5d} {str(c.get('lr', '-')):>5s} {c['scheme']:14s} {100 * m['accuracy']:6.2f} {1e3 * m['step_median_s']:8.2f} "
                    f"{1e3 * m['exchange_s_per_step']:8.2f} {1e3 * codec:10.2f} {m['payload_bytes_per_step']:10.0f} "
                    f"{m['bytes_ratio_fp32']:6.2f} {1e3 * model[1]:10.2f} {1e3 * model[10]:11.2f}")
     return "\n".join(out)
