@@ -15,6 +15,7 @@ void bind_update(py::module_& m);
 void bind_mest(py::module_& m);
 void bind_swat(py::module_& m);
 void bind_ssl(py::module_& m);
+void bind_terngrad(py::module_& m);
 }
 
 namespace {
@@ -85,4 +86,5 @@ PYBIND11_MODULE(_kernels, m) {
     sb::bind::bind_mest(m);
     sb::bind::bind_swat(m);
     sb::bind::bind_ssl(m);
+    sb::bind::bind_terngrad(m);
 }

@@ -38,12 +38,16 @@ _ALL = (
                          "remap optimizer state"),
     Stage("backward", "backward_data + the weight gradient, back to back", ("backward_data", WEIGHT_GRAD)),
     Stage("step", "forward + backward of the layer through autograd", ("forward", "backward_data", WEIGHT_GRAD)),
+    # gradient compression for data-parallel training (e.g. ternary gradients)
+    Stage("encode", "compress a gradient before it is sent (scaler, quantize, pack)"),
+    Stage("exchange", "send and receive the gradients of a data-parallel step across ranks"),
+    Stage("decode", "unpack received gradients and average them"),
 )
 STAGES: dict[str, Stage] = {s.name: s for s in _ALL}
 ATOMIC = tuple(s.name for s in _ALL if not s.composite)
 COMPOSITE = tuple(s.name for s in _ALL if s.composite)
 # Stages that are not a GEMM: no FLOP model, reported by time (and bytes moved) only.
-DATA_MOVEMENT = ("front_end", "mask_update")
+DATA_MOVEMENT = ("front_end", "mask_update", "encode", "exchange", "decode")
 
 
 def check(stage: str) -> str:
