@@ -149,6 +149,73 @@ def test_actgrad_prune_matches_the_reference_or_refuses(shape, p, dtype, layout,
     assert 0.0 <= got.density <= 1.0
 
 
+@FUZZ
+@given(shape=st.lists(st.integers(0, 9), min_size=1, max_size=3), kfrac=st.floats(-0.2, 1.2), dtype=dtypes,
+       layout=layouts, fill=fills, seed=st.integers(0, 2**16))
+def test_swat_topk_matches_the_sort_reference_or_refuses(shape, kfrac, dtype, layout, fill, seed):
+    from sparsebench.methods.swat import kernels as swk
+    from sparsebench.methods.swat import reference as swref
+
+    _count("swat.topk_mask")
+    g = _tensor(tuple(shape), dtype, layout, fill, torch.Generator().manual_seed(seed))
+    k = int(round(kfrac * g.numel()))
+    try:
+        got = swk.topk_mask(g, k)
+    except EXPECTED:
+        assert not (g.dtype == torch.float32 and g.is_contiguous() and 0 < k <= g.numel()) or fill == "nan"
+        return
+    assert torch.equal(got, swref.topk_mask(g, k)) and int(got.sum()) == k
+
+
+@FUZZ
+@given(n=st.integers(0, 70), mode=st.sampled_from(["max", "std", "median", 3]), dtype=dtypes, layout=layouts,
+       fill=fills, seed=st.integers(0, 2**64 - 1))
+def test_terngrad_encode_matches_the_reference_or_refuses(n, mode, dtype, layout, fill, seed):
+    from sparsebench.methods.terngrad import kernels as tgk
+    from sparsebench.methods.terngrad import reference as tgref
+
+    _count("terngrad.encode")
+    g = _tensor((3 * n,), dtype, layout, fill, torch.Generator().manual_seed(seed % 2**63))
+    try:
+        packed, s = tgk.encode(g, seed, mode)
+    except EXPECTED:
+        assert not (g.dtype == torch.float32 and g.is_contiguous() and g.dim() == 1 and mode in ("max", "std")
+                    and fill not in ("nan", "inf"))
+        return
+    assert s == tgref.scaler(g, mode)
+    assert torch.equal(packed, tgref.ternarize_pack(g, s, seed))
+    back = tgk.decode(packed, g.numel(), s)
+    assert torch.equal(back, tgref.decode(packed, g.numel(), s))
+
+
+@FUZZ
+@given(scheme=st.sampled_from(available_formats()), fraction=st.one_of(st.floats(-0.5, 1.5), st.just(math.nan)),
+       sparsity=st.sampled_from([0.6, 0.9, 0.99]), seed=st.integers(0, 2**16))
+def test_prune_grow_keeps_the_density_and_the_masked_dense_twin_or_refuses(scheme, fraction, sparsity, seed):
+    _count(f"prune_grow[{scheme}]")
+    layer = SparseConv2d(8, 8, 3, 1, 1, scheme=scheme, sparsity=sparsity, generator=torch.Generator().manual_seed(seed))
+    before = layer.sw.density
+    opt = torch.optim.SGD(layer.parameters(), lr=0.1, momentum=0.9)
+    layer(torch.randn(2, 8, 5, 5)).sum().backward()
+    opt.step()
+    dense_before = layer.dense_weight().detach().clone()
+    mask_before = layer.sw.mask().clone()
+    try:
+        layer.prune_grow(fraction, optimizer=opt, generator=torch.Generator().manual_seed(seed))
+    except EXPECTED:
+        assert not 0 <= fraction <= 1
+        # nothing changed: no partial mask update left behind
+        assert torch.equal(layer.sw.mask(), mask_before) and torch.equal(layer.dense_weight(), dense_before)
+        return
+    assert 0 <= fraction <= 1
+    assert abs(layer.sw.density - before) < 1e-6
+    kept = layer.sw.mask() & mask_before  # survivors keep their values, grown weights start at zero
+    assert torch.equal(layer.dense_weight()[kept], dense_before[kept])
+    assert not layer.dense_weight()[layer.sw.mask() & ~mask_before].any()
+    x = torch.randn(1, 8, 5, 5)
+    _close(layer(x).detach(), F.conv2d(x, layer.dense_weight(), layer.bias, 1, 1), 72)
+
+
 def test_huge_overlapping_views_are_refused_not_copied():
     # 2**31 logical floats (8 GiB) over 4 bytes of memory: a copy would exhaust the machine
     huge = torch.zeros(1).expand(2**31)

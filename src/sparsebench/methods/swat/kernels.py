@@ -92,7 +92,10 @@ def topk_compress(x: Any, k: int, cols: int, *, name: str = "x", method: str = "
 
 def topk_mask(x: torch.Tensor, k: int, **kw: Any) -> torch.Tensor:
     """Bool mask of the kernel's top-K (for cross-validation against the sort-based reference)."""
-    if k == 0:
+    if k == 0:  # nothing to select, but the input is checked as for any k
+        t = _tensor(x, "x")
+        if torch.isnan(torch.as_tensor(t)).any():
+            raise ValueError("x contains NaN: the top-K of |x| is undefined")
         return torch.zeros(x.shape, dtype=torch.bool)
     _, (rp, col, _) = topk_compress(x, k, max(int(x.numel()), 1), **kw)
     m = torch.zeros(x.numel(), dtype=torch.bool)
