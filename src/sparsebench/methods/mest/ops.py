@@ -140,6 +140,28 @@ def _mutate_cases():
                             grad = torch.randn(sw.values.shape, generator=torch.Generator().manual_seed(1)) if lam else None
                             return {"layer": layer, "n_prune": k, "n_grow": k, "lam": lam, "grad": grad, "seed": 99}
                         yield Case(f"{scheme}-{'x'.join(map(str, shp))}-s{s}-lam{lam}{'-zeros' if zeros else ''}", make)
+    # an all-zero gradient (scores = |w|) and a layer that stores nothing yet (empty values and
+    # gradient: nothing to prune, units grown from an empty CSR)
+    yield Case("unstructured-13x7x3x3-s0.9-lam1.0-zero-grad", _zero_grad_mutation)
+    yield Case("unstructured-9x5-empty-grow4", _empty_layer_mutation)
+
+
+def _zero_grad_mutation():
+    from ...formats.modules import SparseConv2d
+    from .init import random_sparse_weight
+
+    sw = random_sparse_weight((13, 7, 3, 3), "unstructured", 0.9, seed=3)
+    layer = SparseConv2d.from_sparse(sw, 1, 1, bias=False)
+    return {"layer": layer, "n_prune": 30, "n_grow": 30, "lam": 1.0, "grad": torch.zeros(sw.values.shape), "seed": 99}
+
+
+def _empty_layer_mutation():
+    from ...formats.modules import SparseLinear
+    from ...formats.unstructured.csr import CSRWeight
+
+    sw = CSRWeight(torch.zeros(10, dtype=torch.int32), torch.zeros(0, dtype=torch.int32), torch.zeros(0), (9, 5))
+    layer = SparseLinear.from_sparse(sw, bias=False)
+    return {"layer": layer, "n_prune": 0, "n_grow": 4, "lam": 1.0, "grad": torch.zeros(0), "seed": 99}
 
 
 def _k(fn):
@@ -159,7 +181,9 @@ register(Op(method="mest", name="select_drop", paper=PAPER, reference=reference.
             doc="the k lowest-scored units, ties to the lower id"))
 register(Op(method="mest", name="grow_units", paper=PAPER, reference=reference.grow_units,
             kernel=_k(kernels.grow_units), cases=_grow_cases, compare=EXACT, stages=("mask_update",), stochastic=True,
-            doc="k free units drawn uniformly with the counter-based RNG"))
+            doc="k free units drawn uniformly with the counter-based RNG",
+            extra={"exempt": {"all_zero": "no floating-point input (integer unit ids and counts); all-zero values "
+                                          "and scores are cases of slot_scores, unit_scores, select_drop and mutate"}}))
 register(Op(method="mest", name="csr_rebuild", paper=PAPER, reference=reference.csr_rebuild,
             kernel=_k(kernels.csr_rebuild), cases=_csr_cases, compare=EXACT, stages=("mask_update",),
             doc="CSR merge of survivors and grown positions with the slot remap"))

@@ -45,5 +45,8 @@ def subgrad(w, lam_rows=0.0, lam_cols=0.0, lam_chans=0.0, lam_depth=0.0, *, isa=
 def group_norms(w, kind: str, *, isa=None, threads: int = 0):
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    out = _kernels.ssl_group_norms(w, KINDS.index(kind), isa=isa, threads=threads)
+    out = _kernels.ssl_group_norms(w, KINDS.index(kind), isa=isa, threads=threads)  # (also checks w)
+    if kind == "chans" and w.ndim == 4 and w.shape[2] * w.shape[3] == 0:
+        # 0 x 0 kernels: Cin empty channels of norm 0 (the binding counts channels as K / taps = none)
+        out = np.zeros(w.shape[1], dtype=np.float32)
     return torch.from_numpy(out) if isinstance(w, torch.Tensor) else out

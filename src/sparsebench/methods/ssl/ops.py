@@ -1,6 +1,6 @@
 """SSL cross-validation ops: the readable reference (reference.py, torch.linalg norms applied
 group by group) vs the fused C++ kernels (kernels.py) on random and adversarial weights: odd
-sizes, linear and conv, all-zero groups, lambda 0, huge lambda (every group removed)."""
+sizes, linear and conv, all-zero groups, lambda 0, huge lambda (every group removed), empty weights."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ _SHAPES = {
     "conv64x33x3x3": (64, 33, 3, 3),
 }
 _ADVERSARIAL = ("lin3x600", "conv17x9x5x5", "conv64x33x3x3")  # zeros, zero groups, tiny values
+_EMPTY = {"conv0x9x3x3": (0, 9, 3, 3), "conv5x3x0x0": (5, 3, 0, 0)}  # no filters; 0 x 0 kernels
 _LAMS = {
     "lam0": dict(),
     "rows": dict(lam_rows=0.3),
@@ -61,6 +62,15 @@ def _cases(with_lr: bool):
                     return d
 
                 yield Case(f"{sname}-{kind}-{lname}", make)
+    for sname, shape in _EMPTY.items():  # every kind at once on a weight with nothing in it
+
+        def make(shape=shape):
+            d = {"w": torch.zeros(shape), **_LAMS["all"]}
+            if with_lr:
+                d["lr"] = 0.1
+            return d
+
+        yield Case(f"{sname}-empty-all", make)
 
 
 def prox_cases():
@@ -77,6 +87,10 @@ def norm_cases():
             for k in reference.KINDS:
                 yield Case(f"{sname}-{kind}-{k}", lambda shape=shape, kind=kind, k=k: {"w": _weight(shape, kind, 5),
                                                                                       "kind": k})
+    for k in reference.KINDS:  # an all-zero weight (every norm 0) and empty weights
+        yield Case(f"conv17x9x5x5-zeros-{k}", lambda k=k: {"w": torch.zeros(_SHAPES["conv17x9x5x5"]), "kind": k})
+        for sname, shape in _EMPTY.items():
+            yield Case(f"{sname}-empty-{k}", lambda shape=shape, k=k: {"w": torch.zeros(shape), "kind": k})
 
 
 def _tol(why: str) -> Comparison:
@@ -105,14 +119,14 @@ def _gather_cases():
         "2x2x3x3-k5p3": (2, 2, 3, 3, 5, 1, 3),  # kernel wider than the input
     }
     for gname, (n, c, h, w, k, s, p) in geoms.items():
-        for sel in ("all", "odd", "one", "none"):
+        for sel in ("all", "odd", "one", "none") + (("zeros-x",) if gname == "2x3x7x9-k3p1" else ()):
             def make(n=n, c=c, h=h, w=w, k=k, s=s, p=p, sel=sel):
                 gen = torch.Generator().manual_seed(11)
                 K = c * k * k
                 cols = {"all": torch.arange(K), "odd": torch.arange(1, K, 2), "one": torch.tensor([K - 1]),
-                        "none": torch.zeros(0, dtype=torch.int64)}[sel].to(torch.int32)
-                return {"x": torch.randn(n, c, h, w, generator=gen), "cols": cols, "kh": k, "kw": k, "stride": s,
-                        "padding": p}
+                        "none": torch.zeros(0, dtype=torch.int64), "zeros-x": torch.arange(0, K, 2)}[sel].to(torch.int32)
+                x = torch.zeros(n, c, h, w) if sel == "zeros-x" else torch.randn(n, c, h, w, generator=gen)
+                return {"x": x, "cols": cols, "kh": k, "kw": k, "stride": s, "padding": p}
 
             yield Case(f"{gname}-{sel}", make)
 

@@ -66,11 +66,14 @@ def _select_kernel(method):
     return run
 
 
+_NO_KTH = ("an empty x has no k-th largest |x|: select() takes k in [1, numel], else ValueError (that range "
+           "is tested at k = 0 and numel + 1 in tests/test_swat.py::test_bad_input_is_a_clear_error)")
+
 for _method in ("sample", "radix"):
     register(Op(method="swat", name=f"select_{_method}", paper=PAPER, reference=_select_ref,
                 kernel=_select_kernel(_method), cases=select_cases,
                 compare=Comparison(exact=True, why="a selection: exact integer counts and one of the inputs' values"),
-                stages=("mask_update", "front_end"),
+                stages=("mask_update", "front_end"), extra={"exempt": {"empty": _NO_KTH}},
                 doc="k-th largest |x| and the counts above / equal to it (sort-based reference)"))
 
 
@@ -78,6 +81,7 @@ def mask_cases():
     for c in select_cases():
         yield c
     yield Case("k0-normal", lambda: {"x": _values("normal", (33,), 2), "k": 0})
+    yield Case("empty3x0x5-k0", lambda: {"x": torch.zeros(3, 0, 5), "k": 0})
 
 
 def _mask_kernel(x, k, *, isa=None, threads=0):
@@ -112,7 +116,8 @@ def _compress_kernel(x, k, cols, *, isa=None, threads=0):
 
 register(Op(method="swat", name="topk_compress", paper=PAPER, reference=_compress_ref, kernel=_compress_kernel,
             cases=compress_cases, compare=Comparison(exact=True, why="a selection and a copy of the kept values"),
-            stages=("mask_update", "front_end"), doc="TopK(|x|) as row CSR (rowptr, col, vals)"))
+            stages=("mask_update", "front_end"), doc="TopK(|x|) as row CSR (rowptr, col, vals)",
+            extra={"exempt": {"empty": "topk_compress selects first: " + _NO_KTH}}))
 
 
 def channel_cases():
@@ -121,6 +126,10 @@ def channel_cases():
             for s in (0.0, 0.5, 0.9):
                 yield Case(f"{'x'.join(map(str, shape))}-{kind}-s{s}",
                            lambda shape=shape, kind=kind, s=s: {"w": _values(kind, shape, 4), "sparsity": s})
+    # all-zero weight (every kernel norm ties at 0: lowest (out, in) first); sparsity 1 keeps one kernel
+    for shape, kind, s in (((6, 2, 5, 5), "zeros", 0.5), ((16, 8, 3, 3), "normal", 1.0)):
+        yield Case(f"{'x'.join(map(str, shape))}-{kind}-s{s}",
+                   lambda shape=shape, kind=kind, s=s: {"w": _values(kind, shape, 4), "sparsity": s})
 
 
 def _channel_ref(w, sparsity):
@@ -133,7 +142,9 @@ def _channel_kernel(w, sparsity, *, isa=None, threads=0):
 
 register(Op(method="swat", name="channel_topk_mask", paper=PAPER, reference=_channel_ref, kernel=_channel_kernel,
             cases=channel_cases, compare=Comparison(exact=True, why="a selection over the kernel L1 norms"),
-            stages=("mask_update",), doc="top-K of the per-(out, in) kernel L1 norms, whole kernels kept"))
+            stages=("mask_update",), doc="top-K of the per-(out, in) kernel L1 norms, whole kernels kept",
+            extra={"exempt": {"empty": "a weight with no kernels (Cout or Cin 0) has no top-K: build_topk_weight "
+                                       "selects k in [1, Cout * Cin] kernels with topk_compress, where " + _NO_KTH}}))
 
 
 # --- weight gradients from the sparse stored activation -------------------------------------

@@ -110,6 +110,13 @@ def decode_cases():
                         "scale": 0.3125 / rows, "offset": offset, "out": out, "accumulate": acc}
 
             yield Case(f"{sname}-r{rows}-{'acc' if acc else 'set'}-off{offset}", make)
+    # an all-zero gradient's codes (every code 0) accumulated into an all-zero out
+    def zeros(n=17, rows=2):
+        packed = torch.stack([ref.pack(torch.zeros(((n + 3) // 4 + 2) * 4, dtype=torch.int32)) for _ in range(rows)])
+        return {"packed": packed, "n": n, "scale": 0.3125 / rows, "offset": 1, "out": torch.zeros(n),
+                "accumulate": True}
+
+    yield Case("odd17-r2-acc-off1-zeros", zeros)
 
 
 def _scaler_kernel(g, mode, c, *, isa=None, threads=0):
