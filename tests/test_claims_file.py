@@ -70,6 +70,9 @@ def test_implemented_claims_name_catalogue_cases(loaded):
     for c in loaded.values():
         if c.implemented and c.measure.comparison != "accuracy_delta":  # training runs, not catalogue cases
             m = c.measure
+            if m.suite is None:  # judged by its method's own comparison (counted FLOPs, an experiment)
+                assert not m.layers and not m.stages, c.id
+                continue
             assert m.suite in methods.suites()
             assert set(m.layers) <= set(catalogue.LAYERS)
             assert set(m.stages) <= set(WEIGHT_STAGES) | set(ACTGRAD_STAGES)

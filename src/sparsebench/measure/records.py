@@ -3,7 +3,7 @@
 A file is {"schema": 1, "records": [...]}. Every append rewrites the file atomically
 (temporary file in the same directory, fsync, os.replace), so a run killed mid-write keeps
 all records written before and never leaves a half-written file.
-Appends take an exclusive lock (fcntl.flock on a hidden ``.<name>.lock`` beside the file), so
+Appends take an exclusive lock (fcntl.flock on the file's folder), so
 two runs appending to the same file at once both keep every record. A full disk raises
 ResultsWriteError naming the file; the file keeps what it held before.
 """
@@ -100,14 +100,19 @@ class ResultsWriteError(OSError):
 
 
 def _write_atomic(path: Path, data: dict) -> None:
-    atomic_write_text(path, json.dumps(data, indent=1) + "\n")
+    def write(f) -> None:
+        json.dump(data, f, indent=1)
+        f.write("\n")
+
+    _atomic(path, write)
 
 
 @contextlib.contextmanager
 def _locked(path: Path):
-    """An exclusive advisory lock for read-modify-write of ``path`` (released on exit or death)."""
+    """An exclusive advisory lock for read-modify-write of ``path``: flock on its folder, so no
+    lock file is left beside the results (released on exit or when the process dies)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path.parent, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -117,6 +122,11 @@ def _locked(path: Path):
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so a reader sees the old file or the whole new one."""
+    _atomic(path, lambda f: f.write(text))
+
+
+def _atomic(path: Path, write) -> None:
+    """``write(file)`` into a temporary beside ``path``, fsync, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Same directory, so os.replace is a rename within one file system (atomic on POSIX).
     # The name starts with "." and ends in ".tmp" so a leftover is never read as a result.
@@ -124,7 +134,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -18,6 +18,7 @@ two-phase run dropping the least-forgotten examples.
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ...formats import get_format
@@ -181,7 +182,14 @@ class MestMethod(Method):
         from .train import units_for_ratio
         from .units import stored_units
 
-        seed = int(generator.initial_seed()) if generator is not None else 0
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            # a mutation installs a new values parameter; DDP would go on reducing the old one
+            raise NotImplementedError("MEST mask updates under DistributedDataParallel are not supported yet "
+                                      "(train MEST on one rank, or without --mask-update-every)")
+        # a fresh stream per update (the generator advances), identical on every run of the seed
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator)) if generator is not None else 0
         changed = 0
         for i, layer in enumerate(sparse_layers(model)):
             u = stored_units(layer.sw)

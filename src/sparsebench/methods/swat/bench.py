@@ -57,12 +57,19 @@ def accepts(case: BenchCase) -> bool:
     return True
 
 
+def _sparsities(prof: Profile) -> tuple[float, ...]:
+    """The profile's (or a --sparsity selection's) sparsities inside (0, 1); SWAT at 0 is dense
+    training. A profile without any: SWAT's own list for it."""
+    own = tuple(s for s in prof.sparsities if 0.0 < s < 1.0)
+    return own or SPARSITIES.get(prof.name, SPARSITIES["quick"])
+
+
 def cases(prof: Profile) -> Iterator[BenchCase]:
     stages = ("forward", "weight_grad", "mask_update", "step") if prof.name == "smoke" else STAGES
     for layer in prof.layers:
         for scheme in SCHEMES:
             for stage in stages:
-                for s in SPARSITIES.get(prof.name, SPARSITIES["quick"]):
+                for s in _sparsities(prof):
                     for t in prof.threads:
                         case = BenchCase(SUITE, layer, scheme, stage, s, t)
                         if accepts(case):
