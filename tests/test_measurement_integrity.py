@@ -28,8 +28,10 @@ def test_a_stage_that_allocates_a_known_output_reports_at_least_its_size():
         mem = runner.measure(case)
     for impl in (OURS, TORCH_DENSE):
         assert mem[impl]["memory_method"].startswith("fresh child"), mem[impl]
-        assert mem[impl]["peak_delta_bytes"] >= out_bytes, (impl, mem[impl])
+        # the allocation tracker sees every byte the stage allocates; the RSS delta is nonzero but
+        # can read less than the output when the child's allocator reuses pages freed during setup
         assert mem[impl]["alloc_bytes"] >= out_bytes, (impl, mem[impl])
+        assert mem[impl]["peak_delta_bytes"] > 0, (impl, mem[impl])
 
 
 def test_speedups_against_the_faster_layout_or_the_one_asked_for():
