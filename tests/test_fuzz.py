@@ -216,6 +216,27 @@ def test_prune_grow_keeps_the_density_and_the_masked_dense_twin_or_refuses(schem
     _close(layer(x).detach(), F.conv2d(x, layer.dense_weight(), layer.bias, 1, 1), 72)
 
 
+@FUZZ
+@given(shape=st.sampled_from([(6, 4, 3, 3), (5, 3, 1, 1), (0, 3, 3, 3), (7, 9), (1, 1, 5, 5)]),
+       lams=st.lists(st.one_of(st.floats(0, 0.5), st.sampled_from([-0.1, math.nan, math.inf])), min_size=4, max_size=4),
+       lr=st.one_of(st.floats(0, 1), st.just(-1.0)), dtype=dtypes, layout=layouts, fill=fills, seed=st.integers(0, 2**16))
+def test_ssl_prox_matches_the_reference_or_refuses(shape, lams, lr, dtype, layout, fill, seed):
+    from sparsebench.methods.ssl import kernels as sslk
+    from sparsebench.methods.ssl import reference as sslref
+
+    _count("ssl.prox_")
+    w = _tensor(shape, dtype, layout, fill, torch.Generator().manual_seed(seed))
+    before = w.clone()
+    try:
+        got = sslk.prox_(w, lr, *lams)
+    except EXPECTED:
+        assert torch.equal(w, before) or w.isnan().any()  # refused: the weight is left as it was
+        return
+    assert all(math.isfinite(v) and v >= 0 for v in lams) and w.dtype == torch.float32
+    want = sslref.prox(before, lr, *lams)
+    _close(got, want, max(w.numel(), 1))
+
+
 def test_huge_overlapping_views_are_refused_not_copied():
     # 2**31 logical floats (8 GiB) over 4 bytes of memory: a copy would exhaust the machine
     huge = torch.zeros(1).expand(2**31)
