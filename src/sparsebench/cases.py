@@ -50,3 +50,16 @@ class StageBench:
     # impl timed beside the others so each one's cost also reads as a multiple of it (mask_update
     # vs one forward of the same layer)
     ratio_to: str | None = None
+
+
+def grid(suite: str, prof, schemes, stages, accepts: Callable[["BenchCase"], bool]):
+    """The cases of ``suite`` over prof's layers x ``schemes`` x ``stages`` x prof's sparsities
+    and threads that ``accepts`` keeps (every method's ``cases`` walks this grid)."""
+    for layer in prof.layers:
+        for scheme in schemes:
+            for stage in stages:
+                for s in prof.sparsities:
+                    for t in prof.threads:
+                        case = BenchCase(suite, layer, scheme, stage, s, t)
+                        if accepts(case):
+                            yield case

@@ -51,6 +51,16 @@ def dense_impls(shape) -> tuple[str, ...]:
     return (TORCH_DENSE, TORCH_DENSE_CL) if isinstance(shape, Conv2dShape) else (TORCH_DENSE,)
 
 
+def weight_stage_dense_impls(case) -> tuple[str, ...]:
+    """torch-dense in every layout that applies to a weight-sparse stage case: NCHW and
+    channels_last for a conv's GEMM stages; one for the update and mask change (weight only)."""
+    from .. import catalogue
+
+    if case.stage in ("update", "mask_update") or not catalogue.has_layer(case.layer):
+        return (TORCH_DENSE,)
+    return dense_impls(catalogue.layer(case.layer).shape)
+
+
 def dense_layouts(shape, x, wm, dy) -> dict[str, dict[str, Callable[[], Any]]]:
     """impl name -> torch_dense stages, one entry per layout in dense_impls(shape); the layout
     conversion happens here, outside timing."""

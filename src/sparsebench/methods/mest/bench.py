@@ -20,8 +20,9 @@ from typing import Iterator
 import torch
 
 from ... import catalogue
-from ...baselines import TORCH_DENSE, autograd_step, chain, dense_impls, dense_layouts, problem_inputs
-from ...cases import OURS, BenchCase, StageBench, Unavailable
+from ...baselines import (TORCH_DENSE, autograd_step, chain, dense_layouts, problem_inputs,
+                          weight_stage_dense_impls)
+from ...cases import OURS, BenchCase, StageBench, Unavailable, grid
 from ...catalogue import Profile
 from ...formats import ConvGeometry, get_format
 from ...formats.modules import SparseConv2d, SparseLinear
@@ -55,14 +56,7 @@ def accepts(case: BenchCase) -> bool:
 
 def cases(prof: Profile) -> Iterator[BenchCase]:
     schemes = [s for s in SCHEMES if prof.formats is None or s in prof.formats]
-    for layer in prof.layers:
-        for scheme in schemes:
-            for stage in STAGES:
-                for s in prof.sparsities:
-                    for t in prof.threads:
-                        case = BenchCase(SUITE, layer, scheme, stage, s, t)
-                        if accepts(case):
-                            yield case
+    yield from grid(SUITE, prof, schemes, STAGES, accepts)
 
 
 def refusals(prof: Profile) -> list[str]:
@@ -89,16 +83,10 @@ def refused_cases(prof: Profile) -> Iterator[tuple[BenchCase, str]]:
                                 yield BenchCase(SUITE, layer, scheme, stage, s, t), why
 
 
-def _dense_names(case: BenchCase) -> tuple[str, ...]:
-    if case.stage in ("update", "mask_update") or not catalogue.has_layer(case.layer):
-        return (TORCH_DENSE,)
-    return dense_impls(catalogue.layer(case.layer).shape)
-
-
 def impl_names(case: BenchCase) -> tuple[str, ...]:
     if case.stage == "mask_update":
         return (OURS, REFERENCE, TORCH_DENSE, TRAIN_STEP)
-    return (OURS, *_dense_names(case))
+    return (OURS, *weight_stage_dense_impls(case))
 
 
 def _layer_of(sw, shape, threads: int):
@@ -199,7 +187,7 @@ def build(case: BenchCase) -> StageBench:
             "step": autograd_step(_layer_of(sw, shape, t), x, dy),
         }
         dense = dense_layouts(shape, x, wm, dy)
-        impls = {OURS: ours[case.stage], **{name: dense[name][case.stage] for name in _dense_names(case)}}
+        impls = {OURS: ours[case.stage], **{name: dense[name][case.stage] for name in weight_stage_dense_impls(case)}}
         info_extra = {}
     density = sw.density
     acts = {"forward": (x,), "backward_data": (dy,), "weight_grad_sampled": (x, dy), "update": (),
@@ -213,7 +201,7 @@ def build(case: BenchCase) -> StageBench:
             OURS: lambda: sw.tensor_bytes() + tensor_bytes(*acts) + (tensor_bytes(grad_values, momentum)
                                                                      if holds_state else 0),
             **{name: tensor_bytes(wm, *acts) * (1 if not holds_state else 1) + (2 * tensor_bytes(wm) if holds_state else 0)
-               for name in _dense_names(case)},
+               for name in weight_stage_dense_impls(case)},
         },
         info={"sparsity_reached": 1.0 - density, "nnz": sw.nnz, "mask_digest": mask_digest(sw), **info_extra},
         ratio_to=TRAIN_STEP if case.stage == "mask_update" else None,

@@ -12,9 +12,9 @@ from typing import Callable, Iterator
 
 import torch
 
-from ...baselines import (TORCH_DENSE, TORCH_SPARSE, autograd_step, chain, dense_impls, dense_layouts, problem_inputs,
-                          torch_sparse)
-from ...cases import OURS, BenchCase, StageBench, Unavailable
+from ...baselines import (TORCH_DENSE, TORCH_SPARSE, autograd_step, chain, dense_layouts, problem_inputs,
+                          torch_sparse, weight_stage_dense_impls)
+from ...cases import OURS, BenchCase, StageBench, Unavailable, grid
 from ... import catalogue
 from ...catalogue import Profile
 from ...formats import ConvGeometry, available_formats, get_format
@@ -50,14 +50,7 @@ def accepts(case: BenchCase) -> bool:
 
 def cases(prof: Profile) -> Iterator[BenchCase]:
     """Only the cases each format accepts (layer geometry and sparsity range)."""
-    for layer in prof.layers:
-        for scheme in formats_of(prof):
-            for stage in STAGES:
-                for s in prof.sparsities:
-                    for t in prof.threads:
-                        case = BenchCase(SUITE, layer, scheme, stage, s, t)
-                        if accepts(case):
-                            yield case
+    yield from grid(SUITE, prof, formats_of(prof), STAGES, accepts)
 
 
 def refusals(prof: Profile) -> list[str]:
@@ -70,14 +63,6 @@ def refusals(prof: Profile) -> list[str]:
             reasons = dict.fromkeys(r for r in (fmt.refuses(shape, s) for s in prof.sparsities) if r)
             out += [f"{scheme} skips {name}: {r}" for r in reasons]
     return out
-
-
-def _dense_names(case: BenchCase) -> tuple[str, ...]:
-    """torch-dense in every layout that applies (NCHW and channels_last for a conv's GEMM stages;
-    the update and mask change touch the weight only)."""
-    if case.stage in ("update", "mask_update") or not catalogue.has_layer(case.layer):
-        return (TORCH_DENSE,)
-    return dense_impls(catalogue.layer(case.layer).shape)
 
 
 def refused_cases(prof: Profile) -> Iterator[tuple[BenchCase, str]]:
@@ -100,7 +85,7 @@ def refused_cases(prof: Profile) -> Iterator[tuple[BenchCase, str]]:
 def impl_names(case: BenchCase) -> tuple[str, ...]:
     if case.stage == "mask_update":
         return (OURS, TORCH_DENSE, FORWARD_REF)
-    return (OURS, *_dense_names(case)) + ((TORCH_SPARSE,) if case.stage != "update" else ())
+    return (OURS, *weight_stage_dense_impls(case)) + ((TORCH_SPARSE,) if case.stage != "update" else ())
 
 
 def masked_problem(case: BenchCase):
@@ -218,7 +203,7 @@ def build(case: BenchCase) -> StageBench:
         impls = _mask_update(case, shape, x, mask, w, wm, forward)
     elif case.stage in ours:
         dense = dense_layouts(shape, x, wm, dy)
-        impls = {OURS: ours[case.stage](), **{name: dense[name][case.stage] for name in _dense_names(case)}}
+        impls = {OURS: ours[case.stage](), **{name: dense[name][case.stage] for name in weight_stage_dense_impls(case)}}
         sparse_stages = torch_sparse(shape, x, wm, dy) if case.stage != "update" else {}
         if case.stage in sparse_stages:
             impls[TORCH_SPARSE] = sparse_stages[case.stage]
@@ -237,7 +222,7 @@ def build(case: BenchCase) -> StageBench:
             # Ours is read after timing (a callable), so every cache the format built (CSR transpose) counts.
             OURS: lambda: sw.tensor_bytes() + tensor_bytes(*acts) + (tensor_bytes(grad_values, momentum)
                                                                      if holds_state else 0),
-            **{name: tensor_bytes(wm, *acts) * (3 if holds_state else 1) for name in _dense_names(case)},
+            **{name: tensor_bytes(wm, *acts) * (3 if holds_state else 1) for name in weight_stage_dense_impls(case)},
             # torch.sparse holds W, its transpose and the mask as CSR (torch_sparse)
             TORCH_SPARSE: tensor_bytes(*_sparse_copies(wm), *acts),
         },
