@@ -5,6 +5,7 @@ shapes file `run` reads back). Bad input is refused naming the argument, with no
 from __future__ import annotations
 
 import json
+import math
 import sys
 import textwrap
 
@@ -167,4 +168,4 @@ def test_python_api_lists_a_module_s_shapes_and_trains_a_user_model(usermod):
     rec = api.train(f"{usermod}:small", "unstructured", input_shape=(1, 20, 20), steps=1, warmup=0, profile_steps=1,
                     data="synthetic", batch=4, memory=False)
     assert rec["kind"] == "train" and rec["case"]["input_shape"] == [1, 20, 20]
-    assert rec["metrics"]["speedup"] > 0
+    assert math.isfinite(rec["metrics"]["speedup"])  # a figure is recorded (no speed is asserted)
