@@ -85,3 +85,36 @@ def test_single_machine_without_accuracy_skips_those_figures(tmp_path):
 def test_report_with_no_results_at_all(tmp_path):
     out = build_report([tmp_path / "empty"], out_root=tmp_path / "reports", name="empty")
     assert "Figure skipped" in (out / "index.md").read_text() and (out / "index.html").is_file()
+
+
+def test_method_sections_show_each_methods_tables_and_figures(tmp_path, monkeypatch):
+    """A method's own tables (fixed-width, kept as written) and figures get a section under its
+    title; a method whose section raises is named with its error, the page still builds."""
+    from sparsebench.methods import base
+    import sparsebench.methods as methods_pkg
+
+    class Shows(base.Method):
+        name, title = "shows", "a method that shows things"
+
+        def tables(self, records):
+            return ["col  x\n---  ```\nrow  <b>"]
+
+        def figures(self, records, out):
+            (out / "shows.png").write_bytes(PNG + b"0" * 6000)
+            return [("shows.png", "its own figure")]
+
+    class Breaks(base.Method):
+        name, title = "breaks", "a method whose section fails"
+
+        def tables(self, records):
+            raise RuntimeError("no data of its kind")
+
+    monkeypatch.setattr(methods_pkg, "all_methods", lambda: {"shows": Shows(), "breaks": Breaks(),
+                                                               "quiet": base.Method()})
+    out = build_report([tmp_path / "none"], out_root=tmp_path / "reports", name="m")
+    md, html = (out / "index.md").read_text(), (out / "index.html").read_text()
+    assert "## Method: a method that shows things" in md and "![its own figure](shows.png)" in md
+    assert "````\ncol  x\n---  ```\nrow  <b>\n````" in md  # the fence outlasts the backticks inside
+    assert "<pre>col  x\n---  ```\nrow  &lt;b&gt;</pre>" in html
+    assert "breaks: its section failed: RuntimeError: no data of its kind" in md
+    assert md.count("## Method:") == 2

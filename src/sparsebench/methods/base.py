@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 if TYPE_CHECKING:  # types only: the harness imports methods, not the other way round
+    from pathlib import Path
+
     from torch import nn
 
     from ..cases import BenchCase, StageBench
@@ -92,7 +94,13 @@ class Method:
 
     def tables(self, records: list) -> list[str]:
         """Text tables of the method's own `sparsebench table` / `run` prints after the speedup
-        table (e.g. densities reached on captured gradients); [] when it has none."""
+        table (e.g. densities reached on captured gradients); [] when it has none. The report
+        shows them too, under the method's own heading."""
+        return []
+
+    def figures(self, records: list, out: "Path") -> list[tuple[str, str]]:
+        """The method's own report figures drawn from ``records`` into the folder ``out``, as
+        (file name relative to ``out``, caption); [] when it has none or nothing to draw."""
         return []
 
 

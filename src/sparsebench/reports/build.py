@@ -71,6 +71,8 @@ def build_report(paths, out_root="reports", name: str | None = None, claims_path
     _figures(page, plots.accuracy(acc, out),
              "no accuracy records yet (kind 'accuracy'): the accuracy-vs-sparsity and loss-curve figures are skipped")
 
+    _methods_section(page, records, out)
+
     page.h2("Machines compared")
     _figures(page, plots.machine_comparison(stage, infos, out),
              "one machine only: copy another machine's results/<machine-id>/ folder next to these to compare")
@@ -84,6 +86,33 @@ def build_report(paths, out_root="reports", name: str | None = None, claims_path
     (out / "index.md").write_text(to_markdown(page), encoding="utf-8")
     (out / "index.html").write_text(to_html(page), encoding="utf-8")
     return out
+
+
+def _methods_section(page: Page, records: list[dict], out: Path) -> None:
+    """Each method's own tables and figures (Method.tables / Method.figures), under its title; a
+    method with nothing to show is left out, one that fails is named with its error."""
+    try:
+        from ..methods import all_methods
+
+        methods = list(all_methods().values())
+    except Exception as exc:  # noqa: BLE001 - the rest of the report still stands
+        page.h2("Methods")
+        page.p(f"Method sections skipped: {type(exc).__name__}: {exc}")
+        return
+    for m in methods:
+        try:
+            tables, made = m.tables(records), m.figures(records, out)
+        except Exception as exc:  # noqa: BLE001
+            page.h2(f"Method: {m.title or m.name}")
+            page.p(f"{m.name}: its section failed: {type(exc).__name__}: {exc}")
+            continue
+        if not tables and not made:
+            continue
+        page.h2(f"Method: {m.title or m.name}")
+        for text in tables:
+            page.pre(text)
+        for name, cap in made:
+            page.image(name, cap)
 
 
 def _speedup_section(page: Page, stage: list[dict]) -> None:

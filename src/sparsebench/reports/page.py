@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 
 VERDICT_HEADERS = ("claim", "claimed", "measured", "verdict", "basis", "note")
@@ -22,6 +23,10 @@ class Page:
 
     def items(self, lines: list[str]) -> None:
         self.blocks.append(("ul", list(lines)))
+
+    def pre(self, text: str) -> None:
+        """Preformatted text (a method's fixed-width table), kept as written."""
+        self.blocks.append(("pre", text))
 
     def image(self, path: str, caption: str) -> None:
         self.blocks.append(("img", path, caption))
@@ -76,6 +81,9 @@ def to_markdown(page: Page) -> str:
             out += [b[1], ""]
         elif b[0] == "ul":
             out += [f"- {line}" for line in b[1]] + [""]
+        elif b[0] == "pre":  # a fence longer than any backtick run inside keeps the block closed
+            fence = "`" * (max((len(r) for r in re.findall("`+", b[1])), default=0) + 3 if "`" in b[1] else 3)
+            out += [fence, b[1], fence, ""]
         elif b[0] == "img":
             out += [f"![{_md_cell(b[2])}]({b[1]})", "", f"*{b[2]}*", ""]
         elif b[0] == "table":
@@ -102,6 +110,8 @@ def to_html(page: Page) -> str:
             out.append(f"<h2>{e(b[1])}</h2>")
         elif b[0] == "p":
             out.append(f"<p>{e(b[1])}</p>")
+        elif b[0] == "pre":
+            out.append(f"<pre>{e(b[1])}</pre>")
         elif b[0] == "ul":
             out.append("<ul>" + "".join(f"<li>{e(x)}</li>" for x in b[1]) + "</ul>")
         elif b[0] == "img":
