@@ -39,7 +39,7 @@ def test_report_writes_pages_and_figures(report):
     for prefix in ("speedup-synthetic-epyc", "speedup-synthetic-graviton", "breakdown-", "memory-", "efficiency-",
                    "network-speedup-synthetic-epyc", "network-breakdown-"):
         assert any(n.startswith(prefix) for n in names), prefix
-    assert {"accuracy.png", "machines.png"} <= names
+    assert {"accuracy-digits.png", "loss-digits.png", "machines.png"} <= names
     # every image the pages reference exists, by a relative path
     for ref in re.findall(r'<img src="([^"]+)"', html) + re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert "/" not in ref and (report / ref).is_file()
@@ -78,7 +78,7 @@ def test_single_machine_without_accuracy_skips_those_figures(tmp_path):
     assert out.name.startswith("synthetic-epyc-x86_64-2c-")
     md = (out / "index.md").read_text()
     assert "no accuracy records yet" in md and "one machine only" in md and "missing.json" in md
-    assert not (out / "accuracy.png").exists() and not (out / "machines.png").exists()
+    assert not list(out.glob("accuracy*.png")) and not (out / "machines.png").exists()
     assert any(p.name.startswith("speedup-") for p in out.glob("*.png"))
 
 
@@ -118,3 +118,15 @@ def test_method_sections_show_each_methods_tables_and_figures(tmp_path, monkeypa
     assert "<pre>col  x\n---  ```\nrow  &lt;b&gt;</pre>" in html
     assert "breaks: its section failed: RuntimeError: no data of its kind" in md
     assert md.count("## Method:") == 2
+
+
+def test_accuracy_table_spreads_over_seeds_and_pairs_with_dense(report):
+    """Two seeds per run: mean, min and max over them, and the mean paired difference to dense."""
+    import csv
+
+    rows = list(csv.DictReader((report / "accuracy.csv").open()))
+    block = next(r for r in rows if r["scheme"] == "block" and r["sparsity"] == "0.9")
+    assert (block["seeds"], block["mean"], block["min"], block["max"]) == ("2", "0.9030", "0.8980", "0.9080")
+    assert block["vs dense (pts)"] == "-7.20 (2 seeds)"
+    dense = next(r for r in rows if r["method"] == "dense")
+    assert dense["vs dense (pts)"] == "-" and dense["seeds"] == "2"

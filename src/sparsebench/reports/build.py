@@ -68,6 +68,7 @@ def build_report(paths, out_root="reports", name: str | None = None, claims_path
 
     page.h2("Accuracy")
     acc = [r for r in records if r.get("kind") == "accuracy"]
+    _accuracy_table(page, acc)
     _figures(page, plots.accuracy(acc, out),
              "no accuracy records yet (kind 'accuracy'): the accuracy-vs-sparsity and loss-curve figures are skipped")
 
@@ -86,6 +87,23 @@ def build_report(paths, out_root="reports", name: str | None = None, claims_path
     (out / "index.md").write_text(to_markdown(page), encoding="utf-8")
     (out / "index.html").write_text(to_html(page), encoding="utf-8")
     return out
+
+
+def _accuracy_table(page: Page, acc: list[dict]) -> None:
+    """Every training run over its seeds (as accuracy.csv): the spread, and the difference to the
+    dense model at the same seeds."""
+    from .data import accuracy_summary
+
+    rows = accuracy_summary(acc)
+    if not rows:
+        return
+    page.p("Test accuracy per run over its seeds: mean, lowest and highest seed; 'vs dense' is the mean over the "
+           "seeds both ran of (run - dense model of the same data set and epoch budget), in points.")
+    page.table(("dataset", "method", "scheme", "sparsity", "epochs", "seeds", "mean", "min", "max", "vs dense (pts)"),
+               [(r["dataset"], r["method"], r["scheme"], f"{r['sparsity']:g}", r["epochs"] or "-", len(r["seeds"]),
+                 f"{r['mean']:.4f}", f"{r['min']:.4f}", f"{r['max']:.4f}",
+                 "-" if r["vs_dense_pts"] is None else f"{r['vs_dense_pts']:+.2f} ({r['paired_seeds']} seeds)")
+                for r in rows], name="accuracy")
 
 
 def _methods_section(page: Page, records: list[dict], out: Path) -> None:

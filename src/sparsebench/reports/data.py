@@ -115,3 +115,34 @@ def median_curve(per_layer: dict[str, dict[float, float]]) -> dict[float, float]
 def groups(recs: list[dict]) -> list[tuple[str, int]]:
     """(machine, threads) pairs present, sorted."""
     return sorted({(r["machine"]["id"], r["case"]["threads"]) for r in recs})
+
+
+def accuracy_runs(records: Iterable[dict]) -> dict[tuple, dict[int, dict]]:
+    """(dataset, method, scheme, sparsity, epochs) -> seed -> the newest accuracy record of that
+    run: a rerun replaces its seed, other seeds add to the spread."""
+    runs: dict[tuple, dict[int, dict]] = defaultdict(dict)
+    for r in sorted((r for r in records if r.get("kind") == "accuracy"), key=lambda r: str(r.get("created", ""))):
+        c = r["case"]
+        key = (str(c.get("dataset", "?")), str(c.get("method", "?")), str(c.get("scheme", "?")),
+               round(float(c["sparsity"]), 9), c.get("epochs") or r["metrics"].get("epochs"))
+        runs[key][int(c.get("seed", 0) or 0)] = r
+    return runs
+
+
+def accuracy_summary(records: Iterable[dict]) -> list[dict]:
+    """One row per run over its seeds: mean, min, max accuracy, and the mean difference to the
+    dense model of the same data set and budget at the same seeds (points), where one was run."""
+    runs = accuracy_runs(records)
+    dense = {(k[0], k[4]): v for k, v in runs.items() if k[1] == "dense"}
+    rows = []
+    for key in sorted(runs, key=lambda k: (k[0], k[1] != "dense", k[1], k[2], k[3], str(k[4]))):
+        seeds = runs[key]
+        acc = [seeds[s]["metrics"]["accuracy"] for s in sorted(seeds)]
+        ref = dense.get((key[0], key[4]), {})
+        both = [s for s in seeds if s in ref]
+        delta = (sum(100 * (seeds[s]["metrics"]["accuracy"] - ref[s]["metrics"]["accuracy"]) for s in both) / len(both)
+                 if both and key[1] != "dense" else None)
+        rows.append({"dataset": key[0], "method": key[1], "scheme": key[2], "sparsity": key[3], "epochs": key[4],
+                     "seeds": sorted(seeds), "mean": sum(acc) / len(acc), "min": min(acc), "max": max(acc),
+                     "vs_dense_pts": delta, "paired_seeds": len(both)})
+    return rows

@@ -324,44 +324,74 @@ def _efficiency_vs_sparsity(recs, suite, machine, info, threads, out: Path) -> l
 
 
 def accuracy(acc_recs: list[dict], out: Path) -> list[tuple[str, str]]:
-    """Accuracy vs sparsity per (method, scheme, dataset), and loss curves per run."""
-    if not acc_recs:
+    """Per data set: one panel per method, accuracy vs sparsity per scheme (mean over seeds,
+    bars from the lowest to the highest seed), the dense model of the same budget as a band; and
+    the loss curves of seed 0."""
+    from .data import accuracy_runs, accuracy_summary
+
+    rows = accuracy_summary(acc_recs)
+    runs = accuracy_runs(acc_recs)
+    if not rows:
         return []
-    lines: dict = defaultdict(dict)
-    curves = []
-    for r in acc_recs:
-        c, m = r["case"], r["metrics"]
-        key = (c.get("method", "?"), c.get("scheme", "?"), c.get("dataset", "?"))
-        lines[key][float(c["sparsity"])] = m["accuracy"]
-        if m.get("loss_curve"):
-            curves.append((key, float(c["sparsity"]), m["loss_curve"]))
-    fig = Figure(figsize=(10, 4.2))
-    ax = fig.add_subplot(1, 2, 1)
-    for key, pts in sorted(lines.items()):
-        xs = sorted(pts)
-        ax.plot(xs, [pts[x] for x in xs], "o-", label=" / ".join(key))
-    lowest = min(a for pts in lines.values() for a in pts.values())
-    ax.set_ylim(max(0.0, lowest - 0.05), 1.0)  # a 0.2-point difference must not look like a collapse
-    ax.set_xlabel("sparsity (weight sparsity, or pruning rate p)")
-    ax.set_ylabel("test accuracy")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    ax.set_title("accuracy vs sparsity", fontsize=9)
-    ax2 = fig.add_subplot(1, 2, 2)
-    for key, s, curve in curves:
-        ax2.plot(range(1, len(curve) + 1), curve, lw=1, label=f"{'/'.join(key[:2])} s={s:g}")
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("training loss")
-    ax2.set_title("loss curves", fontsize=9)
-    ax2.grid(True, alpha=0.3)
-    if curves:
-        ax2.legend(fontsize=6, ncol=2)
     machines = sorted({(r.get("machine") or {}).get("id", "?") for r in acc_recs})
-    datasets = sorted({k[2] for k in lines})
-    _title(fig, f"accuracy on {', '.join(datasets)} (small offline data: not the papers' CIFAR/ImageNet)",
-           f"{', '.join(machines)} | baseline: sparsity 0 of the same method")
-    name = _save(fig, out, "accuracy.png")
-    return [(name, f"Accuracy vs sparsity and loss curves on {', '.join(datasets)}; machines {', '.join(machines)}.")]
+    made = []
+    for dataset in sorted({r["dataset"] for r in rows}):
+        mine = [r for r in rows if r["dataset"] == dataset]
+        dense = [r for r in mine if r["method"] == "dense"]
+        methods = sorted({r["method"] for r in mine if r["method"] != "dense"}) or ["dense"]
+        ncols = min(3, len(methods))
+        nrows = (len(methods) + ncols - 1) // ncols
+        fig = Figure(figsize=(4.4 * ncols + 0.6, 3.4 * nrows + 1.2))
+        lowest = min(r["min"] for r in mine)
+        for i, method in enumerate(methods):
+            ax = fig.add_subplot(nrows, ncols, i + 1)
+            for j, d in enumerate(dense):
+                ax.axhspan(d["min"], d["max"], color="0.85", zorder=0)
+                ax.axhline(d["mean"], color="0.4", lw=1, ls="--" if j else "-",
+                           label=f"dense ({len(d['seeds'])} seeds, {d['epochs']} ep)")
+            lines: dict = defaultdict(list)
+            for r in mine:
+                if r["method"] == method and method != "dense":
+                    lines[(r["scheme"], r["epochs"])].append(r)
+            for k, (key, pts) in enumerate(sorted(lines.items(), key=lambda kv: str(kv[0]))):
+                pts.sort(key=lambda r: r["sparsity"])
+                xs = [r["sparsity"] for r in pts]
+                ys = [r["mean"] for r in pts]
+                err = [[r["mean"] - r["min"] for r in pts], [r["max"] - r["mean"] for r in pts]]
+                seeds = max(len(r["seeds"]) for r in pts)
+                ax.errorbar(xs, ys, yerr=err, fmt="o-", ms=3, lw=1, capsize=2, color=PALETTE[k % len(PALETTE)],
+                            label=f"{key[0]} ({seeds} seed{'s' if seeds > 1 else ''})")
+            ax.set_ylim(max(0.0, lowest - 0.05), 1.0)  # a 0.2-point difference must not look like a collapse
+            ax.set_xlabel("sparsity (weight sparsity, pruning rate or fraction removed)", fontsize=8)
+            ax.set_ylabel("test accuracy", fontsize=8)
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=6)
+            ax.set_title(method, fontsize=9)
+        _title(fig, f"accuracy on {dataset}: mean over seeds, bars = lowest to highest seed (small offline data, "
+                    "not the papers' CIFAR/ImageNet)", f"{', '.join(machines)} | baseline: dense model, grey band")
+        name = _save(fig, out, f"accuracy-{_slug(dataset)}.png", top=0.86 if nrows > 1 else 0.8)
+        made.append((name, f"Accuracy vs sparsity on {dataset} per method (mean and lowest-highest over seeds), dense "
+                           f"as a band; machines {', '.join(machines)}."))
+        curves = [(r, curve) for r in mine if (curve := _first_seed(runs, r)["metrics"].get("loss_curve"))]
+        if curves:
+            fig = Figure(figsize=(8, 4))
+            ax = fig.add_subplot(1, 1, 1)
+            for r, curve in curves[:40]:  # past 40 runs the lines are unreadable anyway
+                ax.plot(range(1, len(curve) + 1), curve, lw=1, label=f"{r['method']}/{r['scheme']} s={r['sparsity']:g}")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("training loss")
+            ax.set_yscale("log")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=5, ncol=3)
+            _title(fig, f"training loss on {dataset}, first seed of each run"
+                        + (f" (first 40 of {len(curves)} runs)" if len(curves) > 40 else ""), ", ".join(machines))
+            made.append((_save(fig, out, f"loss-{_slug(dataset)}.png"), f"Training loss curves on {dataset}."))
+    return made
+
+
+def _first_seed(runs, row) -> dict:
+    """The newest record of one summarized run at its first seed."""
+    return runs[(row["dataset"], row["method"], row["scheme"], row["sparsity"], row["epochs"])][row["seeds"][0]]
 
 
 def machine_comparison(recs, infos: dict, out: Path, target_s: float = 0.9) -> list[tuple[str, str]]:
