@@ -293,3 +293,16 @@ def test_claim_comparisons_on_records():
     v = claims.evaluate(loaded["mest-imagenet-top1-same-unstructured"], acc)
     assert v.value == pytest.approx(3.5) and v.verdict == "different setup"
     assert claims.evaluate(loaded["mest-imagenet-top1-same-unstructured"], []).verdict == "not measured"
+
+
+def test_filter_scheme_keeps_every_class_of_the_last_layer():
+    """Filter sparsity on the classifier would remove output rows, i.e. classes (a 10-way
+    classifier at s = 0.9 keeps one class): the last layer takes the unstructured scheme, every
+    output row keeps weights, the convolutions stay filter-sparse."""
+    from sparsebench.accuracy.runs import AccuracyCase, build_model
+
+    model = build_model(AccuracyCase("mest", "filter+ems@2", 0.9, "mnist"), 28)
+    layers = [m for m in model if hasattr(m, "scheme")]
+    assert [m.scheme for m in layers] == ["filter", "filter", "unstructured"]
+    rows_kept = (layers[-1].dense_weight() != 0).any(dim=1)
+    assert bool(rows_kept.all())

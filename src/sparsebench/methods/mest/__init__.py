@@ -98,20 +98,24 @@ class MestMethod(Method):
     def apply(self, model, scheme, sparsity, *, seed=0, generator=None):
         """Every nn.Conv2d / nn.Linear replaced by a sparse twin built directly in the compressed
         format at random (the dense weights are not read); a layer the format cannot hold (pattern:
-        linear or non-3x3) takes the unstructured scheme. Biases are copied."""
+        linear or non-3x3) takes the unstructured scheme, and so does the network's last layer
+        under the filter scheme: removing its output rows would remove classes, not filters.
+        Biases are copied."""
         fmt, _, _ = parse_spec(scheme)
         s = check_target(sparsity)
-        counter = [0]
+        layers = []  # (parent, attribute, layer) in definition order, as before this conversion
 
-        def convert(parent):
-            for name, child in list(parent.named_children()):
+        def walk(parent):
+            for name, child in parent.named_children():
                 if isinstance(child, (nn.Conv2d, nn.Linear)):
-                    setattr(parent, name, self._sparse_twin(child, fmt, s, seed, counter[0]))
-                    counter[0] += 1
+                    layers.append((parent, name, child))
                 else:
-                    convert(child)
+                    walk(child)
 
-        convert(model)
+        walk(model)
+        for index, (parent, name, child) in enumerate(layers):
+            kind = "unstructured" if fmt == "filter" and index == len(layers) - 1 else fmt
+            setattr(parent, name, self._sparse_twin(child, kind, s, seed, index))
         return model
 
     @staticmethod
