@@ -46,3 +46,18 @@ def test_grid_covers_every_scheme_and_actgrad():
 def test_cli_list(capsys):
     assert cli.main(["accuracy", "--list", "--method", "actgrad"]) == 0
     assert "digits/actgrad/actgrad/s0.9" in capsys.readouterr().out
+
+
+def test_cli_seeds_run_every_case_per_seed_seed_major(capsys):
+    assert cli.main(["accuracy", "--list", "--method", "dense", "--method", "actgrad", "--seeds", "0", "3"]) == 0
+    ids = capsys.readouterr().out.split()
+    half = len(ids) // 2
+    assert len(ids) % 2 == 0 and half > 1
+    assert not any("/seed" in i for i in ids[:half]) and all(i.endswith("/seed3") for i in ids[half:])
+    assert [i.removesuffix("/seed3") for i in ids[half:]] == ids[:half]
+
+
+def test_cli_refuses_a_negative_seed(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["accuracy", "--list", "--seeds", "-1"])
+    assert "--seeds takes integers >= 0" in capsys.readouterr().err

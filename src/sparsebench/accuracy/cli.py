@@ -14,10 +14,12 @@ def _cmd(args: argparse.Namespace) -> int:
 
     cases = [c for c in accuracy_cases(args.dataset, quick=not args.full)
              if (not args.method or c.method in args.method) and (not args.scheme or c.scheme in args.scheme)]
-    if args.epochs:
-        from dataclasses import replace
+    from dataclasses import replace
 
+    if args.epochs:
         cases = [replace(c, epochs=args.epochs) for c in cases]
+    # seed-major: an interrupted run has every case at the first seeds rather than some cases at all
+    cases = [replace(c, seed=seed) for seed in args.seeds for c in cases]
     if args.list:
         print("\n".join(c.id for c in cases))
         return 0
@@ -27,9 +29,16 @@ def _cmd(args: argparse.Namespace) -> int:
     for r in rows:
         c, m = r["case"], r["metrics"]
         val = f"{m['accuracy']:.3f}  final loss {m['final_loss']:.3f}" if r["kind"] == "accuracy" else m["error"]
-        print(f"{c['dataset']:<7} {c['method']:<14} {c['scheme']:<13} {c['sparsity']:>5.2f}  {val}")
+        print(f"{c['dataset']:<7} {c['method']:<14} {c['scheme']:<13} {c['sparsity']:>5.2f} seed {c.get('seed', 0)}  {val}")
     print(f"records: {out}", file=sys.stderr)
     return 0
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--seeds takes integers >= 0, got {text}")
+    return value
 
 
 def add_commands(sub) -> None:
@@ -39,6 +48,8 @@ def add_commands(sub) -> None:
     p.add_argument("--method", action="append", help="a method's name, or dense (default: all)")
     p.add_argument("--scheme", action="append")
     p.add_argument("--epochs", type=int, help="override the fixed training budget")
+    p.add_argument("--seeds", type=_seed, nargs="+", default=[0],
+                   help="train every case once per seed (init, mask, data order); the report shows the spread")
     p.add_argument("--results", default="results")
     p.add_argument("--out")
     p.add_argument("--list", action="store_true")

@@ -28,7 +28,7 @@ class AccuracyCase:
 
     @property
     def id(self) -> str:
-        return f"{self.dataset}/{self.method}/{self.scheme}/s{self.sparsity:g}"
+        return f"{self.dataset}/{self.method}/{self.scheme}/s{self.sparsity:g}" + (f"/seed{self.seed}" if self.seed else "")
 
 
 def _cnn(conv: Callable[..., nn.Module], linear: Callable[..., nn.Module], image: int) -> nn.Module:

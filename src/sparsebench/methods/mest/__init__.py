@@ -86,6 +86,13 @@ class MestMethod(Method):
             out.append("\n".join(lines))
         if any(r.get("kind") == claims.MEMORY_KIND for r in records):
             out.append(claims.memory_table(records))
+        from .experiment import summarize, table_text
+
+        acc = [r for r in records if r.get("kind") == "accuracy" and r["case"].get("method") in ("mest", "dense")]
+        if any(r["case"]["method"] == "mest" for r in acc):
+            out.append("MEST accuracy over seeds (dense: the unconverted model; '+static': MEST's sparse init never "
+                       "mutated; '+drop': two-phase data-efficient run, compare train_s with the run without it)\n"
+                       + table_text(summarize(acc)))
         return out
 
     # --- accuracy runs -------------------------------------------------------------------------

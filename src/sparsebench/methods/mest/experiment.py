@@ -47,9 +47,9 @@ def summarize(records) -> list[tuple]:
     groups = defaultdict(list)
     mutated = defaultdict(list)
     times = defaultdict(list)
-    for r in records:
-        if r.get("kind") != "accuracy":
-            continue
+    from ...reports.data import accuracy_runs  # the newest record per seed: a rerun replaces its seed
+
+    for r in (r for seeds in accuracy_runs(records).values() for r in seeds.values()):
         c, m = r["case"], r["metrics"]
         key = (c["dataset"], c["method"], c["scheme"], c["sparsity"])
         groups[key].append(m["accuracy"])
