@@ -121,10 +121,25 @@ def test_flop_and_memory_reductions():
 
 def test_accuracy_claim_is_always_a_different_setup_when_small_data():
     claim = _claim(method="mest", metric="accuracy_delta", value=-8.0, measure={
-        "comparison": "accuracy_delta", "differs": "small offline data sets"})
+        "comparison": "accuracy_delta", "differs": "small offline data sets", "schemes": []})
     v = claims.evaluate(claim, accuracy_records())
     assert v.verdict == "different setup" and "by the numbers: reproduced" in v.note
     assert "digits/block" in v.basis and v.value == pytest.approx(-5.85)
+
+
+def test_accuracy_claim_pairs_seeds_and_falls_back_to_the_dense_model():
+    """Without the method's own sparsity-0 run the dense model is the baseline, seed by seed; a
+    seed only one side ran does not count; measure.schemes picks the runs."""
+    recs = [r for r in accuracy_records() if not (r["case"]["method"] == "mest" and r["case"]["sparsity"] == 0.0)]
+    recs = [r for r in recs if not (r["case"]["method"] == "dense" and r["case"]["seed"] == 1)]
+    claim = _claim(method="mest", metric="accuracy_delta", value=-8.0, measure={
+        "comparison": "accuracy_delta", "schemes": ["block"]})
+    v = claims.evaluate(claim, recs)
+    # block at s=0.9, seed 0: 0.908 vs dense 0.98 (seed 1 has no dense run)
+    assert v.per_layer == {"digits/block": pytest.approx(-7.2)} and "vs dense" in v.basis
+    assert "1 seed(s)" in v.note and v.verdict == "reproduced"
+    none = claims.evaluate(claim, [r for r in recs if r["case"]["method"] != "dense"])
+    assert none.verdict == "not measured"
 
 
 def test_tolerance_only_when_the_claim_states_one():

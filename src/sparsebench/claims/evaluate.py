@@ -185,20 +185,37 @@ def _unavailable_reasons(claim: Claim, records: list[dict]) -> list[str]:
 
 
 def _evaluate_accuracy(claim: Claim, records: list[dict]) -> Verdict:
-    """accuracy at the claim's sparsity minus dense (sparsity 0) accuracy, same method and dataset."""
-    acc: dict[tuple, float] = {}
-    for r in records:
-        c = r.get("case") or {}
-        if r.get("kind") == "accuracy" and c.get("method") == claim.method:
-            run = f"{c.get('dataset')}/{c.get('scheme')}"
-            acc[(run, round(float(c.get("sparsity", 0)), 9))] = r["metrics"]["accuracy"]
+    """Accuracy at the claim's sparsity minus the baseline, per run (data set / scheme, restricted
+    to measure.schemes when given), paired by seed and averaged over the seeds both ran. The
+    baseline is the method's own sparsity-0 run of the scheme where there is one, else the dense
+    model of the same data set and epoch budget."""
+    from ..reports.data import accuracy_runs
+
+    runs = accuracy_runs(records)
     target = round(claim.measure.sparsity or 0.0, 9)
-    deltas = {run: 100 * (a - acc[(run, 0.0)]) for (run, s), a in acc.items() if s == target and (run, 0.0) in acc}
+    deltas, seeds_used, against = {}, {}, set()
+    for (ds, method, scheme, s, epochs), seeds in runs.items():
+        if method != claim.method or s != target or (claim.measure.schemes and scheme not in claim.measure.schemes):
+            continue
+        base = runs.get((ds, method, scheme, 0.0, epochs)) if target != 0.0 else None
+        kind = "s=0"
+        if not base:
+            base, kind = runs.get((ds, "dense", "dense", 0.0, epochs)), "dense"
+        paired = sorted(set(seeds) & set(base or ()))
+        if not paired:
+            continue
+        run = f"{ds}/{scheme}"
+        deltas[run] = sum(100 * (seeds[k]["metrics"]["accuracy"] - base[k]["metrics"]["accuracy"]) for k in paired) / len(paired)
+        seeds_used[run] = len(paired)
+        against.add(kind)
     if not deltas:
-        return _not_measured(claim, "no accuracy records for this method at this sparsity")
+        return _not_measured(claim, "no accuracy records for this method at this sparsity with a baseline at the "
+                                    "same seeds (its sparsity-0 run or the dense model)")
     measured = median(deltas.values())
     verdict, why = _judge(claim, measured, list(deltas.values()))
-    return _finish(claim, measured, deltas, f"dataset/scheme {', '.join(sorted(deltas))}, s={target:g}, vs s=0", verdict, why, [])
+    spread = "; ".join(f"{run}: {d:+.2f} pts over {seeds_used[run]} seed(s)" for run, d in sorted(deltas.items()))
+    return _finish(claim, measured, deltas, f"dataset/scheme {', '.join(sorted(deltas))}, s={target:g}, vs "
+                   f"{' / '.join(sorted(against))}, paired by seed", verdict, why, [spread])
 
 
 def _finish(claim, measured, per, basis, verdict, why, extra, differs=()) -> Verdict:

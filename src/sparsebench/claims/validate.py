@@ -116,9 +116,9 @@ class _Label:
 
 
 def accuracy_cases_for(claim: Claim, profile_name: str = "quick") -> list:
-    """Training runs behind an accuracy claim: the method at the claim's rate and at 0 (dense)."""
-    from ..accuracy.runs import AccuracyCase
-
+    """Training runs behind an accuracy claim: the method at the claim's rate and the dense model
+    (the baseline: a method's own rate 0 is not always dense, e.g. SWAT's activation top-K)."""
+    from ..accuracy.runs import DENSE, AccuracyCase
     from ..methods import all_methods
 
     m = claim.measure
@@ -127,8 +127,8 @@ def accuracy_cases_for(claim: Claim, profile_name: str = "quick") -> list:
         return []
     schemes = list(m.schemes) or [s for s, _ in method.accuracy_cases("digits", True)][:1]
     epochs = 12 if profile_name == "quick" else 30
-    return [AccuracyCase(method.name, scheme, p, "digits", epochs=epochs)
-            for scheme in schemes for p in (0.0, m.sparsity or 0.0)]
+    return [AccuracyCase(DENSE, DENSE, 0.0, "digits", epochs=epochs),
+            *(AccuracyCase(method.name, scheme, m.sparsity or 0.0, "digits", epochs=epochs) for scheme in schemes)]
 
 
 def select(claims: list[Claim], profile_name: str = "quick") -> list[BenchCase]:

@@ -47,6 +47,7 @@ class SwatMethod(Method):
         if quick:
             return [("swat-a0.9", 0.9), ("swat-a0.5", 0.5)]
         return [*((f"swat-a{a:g}", w) for w in (0.5, 0.8, 0.9, 0.95) for a in (0.5, 0.9)),
+                ("swat-a0.8", 0.8),  # the paper's ResNet-50 setting: 80% weights and activations
                 ("swat-channel-a0.9", 0.9), ("swat-channel-a0.5", 0.5)]
 
     def apply(self, model, scheme, sparsity, *, seed=0, generator=None, period=10):
