@@ -258,3 +258,24 @@ def test_network_counts_flops_and_bytes():
     assert conv2["dense_flops"] == 3 * 2 * 16 * 16 * 8 * 4 * 9
     assert conv2["swat_flops"] == pytest.approx(conv2["dense_flops"] * 0.1, rel=0.05)
     assert 0 < out["total"]["flop_reduction"] < 0.9 and out["total"]["act_memory_reduction"] > 0
+
+
+def test_network_and_selection_records_reach_swats_report_tables(tmp_path, capsys):
+    """`network --no-train --out` and `selectbench --out` append result records; SWAT's tables
+    (the report's SWAT section) show them, a rerun replacing the older row."""
+    from sparsebench.measure import load_records
+    from sparsebench.methods import get_method
+    from sparsebench.methods.swat import network, selectbench
+
+    out = tmp_path / "swat.json"
+    network.main(["--dataset", "digits", "--weights", "0.9", "--acts", "0.5", "--no-train", "--out", str(out)])
+    network.main(["--dataset", "digits", "--weights", "0.9", "--acts", "0.5", "--no-train", "--out", str(out)])
+    selectbench.main(["--sizes", "3e4", "--threads", "1", "--out", str(out)])
+    recs = load_records(out)
+    assert sorted(r["kind"] for r in recs) == ["swat_network", "swat_network", "swat_select"]
+    text = "\n\n".join(get_method("swat").tables(recs))
+    net_rows = [line for line in text.splitlines() if line.startswith("digits ")]
+    assert len(net_rows) == 1 and net_rows[0].split()[1:3] == ["0.9", "0.5"]
+    flops = recs[0]["metrics"]["total"]["flop_reduction"]
+    assert f"{-flops:+.1%}" in net_rows[0] and 0.5 < flops < 0.9
+    assert "| 3e+04 | 1 |" in text

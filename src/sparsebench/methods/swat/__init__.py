@@ -58,10 +58,13 @@ class SwatMethod(Method):
         return swat_stats(model)
 
     def tables(self, records):
-        """Step time vs refresh period, derived from the two measured step medians per layer."""
+        """Step time vs refresh period (derived from the two measured step medians per layer), the
+        selection benchmark, the whole-network counts, and accuracy vs dense over seeds."""
         from .claims import _recs
+        from .network import NETWORK_KIND
+        from .selectbench import SELECT_KIND
 
-        lines = []
+        out, lines = [], []
         for s in sorted({r["case"]["sparsity"] for r in records if r.get("case", {}).get("suite") == bench.SUITE}):
             reuse, refresh = _recs(records, "swat", "step", s), _recs(records, "swat-refresh", "step", s)
             for key in sorted(set(reuse) & set(refresh)):
@@ -72,10 +75,44 @@ class SwatMethod(Method):
                 # so load drift between the two cases cancels: t(p) = t_reuse + (t_refresh - t_reuse) / p
                 cells = [f"p={p}: {1.0 / (1.0 / sa + (1.0 / sb - 1.0 / sa) / p):.2f}x" for p in bench.PERIODS]
                 lines.append(f"  {key[0]} t{key[1]} s={s:g}: " + ", ".join(cells))
-        if not lines:
-            return []
-        return ["swat: whole layer step speedup vs torch-dense by refresh period, derived: 1 / (1/S_reuse + (1/S_refresh - 1/S_reuse) / p)",
-                *lines]
+        if lines:
+            out.append("\n".join(["swat: whole layer step speedup vs torch-dense by refresh period, derived: "
+                                  "1 / (1/S_reuse + (1/S_refresh - 1/S_reuse) / p)", *lines]))
+        newest = {}
+        for r in sorted((r for r in records if r.get("kind") in (SELECT_KIND, NETWORK_KIND)),
+                        key=lambda r: str(r.get("created", ""))):
+            newest[(r["kind"], r["case"]["id"])] = r
+        sel = sorted((r for (k, _), r in newest.items() if k == SELECT_KIND),
+                     key=lambda r: (r["case"]["n"], r["case"]["threads"]))
+        if sel:
+            from .selectbench import table
+
+            out.append("swat: selection (k-th largest |x|, k = 10% of n), ours vs torch, medians of interleaved "
+                       "rounds\n" + table([r["metrics"] for r in sel]))
+        net = sorted((r for (k, _), r in newest.items() if k == NETWORK_KIND),
+                     key=lambda r: (r["case"]["dataset"], r["case"]["weights"], r["case"]["acts"]))
+        if net:
+            rows = [f"{'data':<7} {'weights':>7} {'acts':>5} {'FLOPs':>7} {'stored acts':>11} {'bwd weights':>11}"]
+            for r in net:
+                c, t = r["case"], r["metrics"]["total"]
+                rows.append(f"{c['dataset']:<7} {c['weights']:>7g} {c['acts']:>5g} {-t['flop_reduction']:>+7.1%} "
+                            f"{-t['act_memory_reduction']:>+11.1%} {-t['weight_memory_reduction']:>+11.1%}")
+            out.append("swat: whole accuracy CNN (first conv dense), training FLOPs (forward + backward), stored "
+                       "activation bytes and backward-pass weight bytes vs dense\n" + "\n".join(rows))
+        from ...reports.data import accuracy_summary
+
+        acc = [r for r in accuracy_summary(r for r in records if r.get("kind") == "accuracy"
+                                           and r["case"].get("method") in ("swat", "dense"))]
+        if any(r["method"] == "swat" for r in acc):
+            rows = [f"{'data':<7} {'run':<18} {'weights':>7} {'ep':>3} {'seeds':>5} {'mean':>7} {'min':>7} {'max':>7} "
+                    f"{'vs dense':>9}"]
+            for r in acc:
+                d = "-" if r["vs_dense_pts"] is None else f"{r['vs_dense_pts']:+.2f}"
+                rows.append(f"{r['dataset']:<7} {r['scheme']:<18} {r['sparsity']:>7g} {r['epochs'] or '-':>3} "
+                            f"{len(r['seeds']):>5} {r['mean']:>7.4f} {r['min']:>7.4f} {r['max']:>7.4f} {d:>9}")
+            out.append("swat: test accuracy over seeds (run swat-a<A>: A = activation sparsity; weights = weight "
+                       "sparsity; vs dense in points, paired by seed)\n" + "\n".join(rows))
+        return out
 
 
 METHOD = SwatMethod()

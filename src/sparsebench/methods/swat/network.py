@@ -3,9 +3,12 @@
 forward and backward and the weight bytes the backward pass reads, dense vs SWAT.
 
   python -m sparsebench.methods.swat.network --dataset mnist --weights 0.9 --acts 0.9 [--epochs 12 --seeds 0 1 2]
+      [--no-train] [--out F]
 
 trains the accuracy CNN (sparsebench.accuracy.runs) dense and with SWAT through the Method's
-hooks, prints accuracy per seed and the whole-network counts.
+hooks, prints accuracy per seed and the whole-network counts; --no-train counts only (the counts
+do not depend on training); --out appends one "swat_network" record per weights x acts and,
+when training, the runs' "accuracy" records (the report's SWAT and accuracy sections read them).
 """
 
 from __future__ import annotations
@@ -71,7 +74,12 @@ def network_counts(model: nn.Module, x: torch.Tensor) -> dict:
     return {"layers": rows, "total": tot}
 
 
+NETWORK_KIND = "swat_network"
+
+
 def main(argv=None) -> None:
+    from dataclasses import asdict
+
     from ...accuracy.data import load
     from ...accuracy.runs import DENSE, AccuracyCase, build_model, train
 
@@ -81,26 +89,45 @@ def main(argv=None) -> None:
     p.add_argument("--acts", type=float, nargs="+", default=[0.9])
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--no-train", action="store_true", help="the whole-network counts only")
     p.add_argument("--json")
+    p.add_argument("--out", help="append result records to this results file")
     args = p.parse_args(argv)
     data = load(args.dataset)
+    store = machine = None
+    if args.out:
+        from ...harness.run import compact_machine
+        from ...kernels import resolve_isa
+        from ...measure import ResultStore, machine_record, make_record
+
+        store, machine = ResultStore(args.out), compact_machine(machine_record(), resolve_isa(None))
+
+    def record(kind, case, metrics):
+        if store is not None:
+            store.append(make_record(kind, case, metrics, machine))
+
     out = []
-    for seed in args.seeds:
-        r = train(AccuracyCase(DENSE, DENSE, 0.0, args.dataset, args.epochs, seed), data)
-        out.append({"seed": seed, "scheme": "dense", "weights": 0.0, "acts": 0.0, "accuracy": r["accuracy"],
-                    "train_s": r["train_s"]})
-        print(f"{args.dataset} seed {seed} dense: {r['accuracy']:.4f} ({r['train_s']:.0f} s)", flush=True)
-        for w in args.weights:
-            for a in args.acts:
-                case = AccuracyCase("swat", f"swat-a{a:g}", w, args.dataset, args.epochs, seed)
-                r = train(case, data)
-                model = build_model(case, data.image_size)  # counts on a fresh SWAT model at the same sparsities
-                counts = network_counts(model, data.x_train[:64])["total"]
-                out.append({"seed": seed, "scheme": case.scheme, "weights": w, "acts": a, "accuracy": r["accuracy"],
-                            "train_s": r["train_s"], "counts": counts, "layer_stats": r.get("layer_stats")})
-                print(f"{args.dataset} seed {seed} swat w{w:g} a{a:g}: {r['accuracy']:.4f} ({r['train_s']:.0f} s); "
-                      f"FLOPs -{counts['flop_reduction']:.1%}, stored activations -{counts['act_memory_reduction']:.1%}, "
-                      f"backward weights -{counts['weight_memory_reduction']:.1%}", flush=True)
+    for w in args.weights:  # counts: one fresh SWAT model per sparsity pair, training not needed
+        for a in args.acts:
+            case = AccuracyCase("swat", f"swat-a{a:g}", w, args.dataset, args.epochs, 0)
+            counts = network_counts(build_model(case, data.image_size), data.x_train[:64])
+            record(NETWORK_KIND, {"id": f"swat/network/{args.dataset}/w{w:g}/a{a:g}", "dataset": args.dataset,
+                                  "weights": w, "acts": a, "batch": 64}, counts)
+            t = counts["total"]
+            print(f"{args.dataset} swat w{w:g} a{a:g}: FLOPs {-t['flop_reduction']:+.1%}, stored activations "
+                  f"{-t['act_memory_reduction']:+.1%}, backward weights {-t['weight_memory_reduction']:+.1%}", flush=True)
+            out.append({"scheme": case.scheme, "weights": w, "acts": a, "counts": t})
+    for seed in [] if args.no_train else args.seeds:
+        cases = [AccuracyCase(DENSE, DENSE, 0.0, args.dataset, args.epochs, seed)]
+        cases += [AccuracyCase("swat", f"swat-a{a:g}", w, args.dataset, args.epochs, seed)
+                  for w in args.weights for a in args.acts]
+        for case in cases:
+            r = train(case, data)
+            record("accuracy", {**asdict(case), "id": case.id}, r)
+            out.append({"seed": seed, "scheme": case.scheme, "sparsity": case.sparsity, "accuracy": r["accuracy"],
+                        "train_s": r["train_s"], "layer_stats": r.get("layer_stats")})
+            print(f"{args.dataset} seed {seed} {case.scheme} w{case.sparsity:g}: {r['accuracy']:.4f} "
+                  f"({r['train_s']:.0f} s)", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

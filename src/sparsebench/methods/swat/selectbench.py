@@ -1,7 +1,10 @@
 """The selection benchmark: the k-th largest |x| (and the top-K set) by sparsebench's kernel vs
 torch.topk and torch.kthvalue, sizes x threads, medians of interleaved rounds.
 
-  python -m sparsebench.methods.swat.selectbench [--sizes 1e6 1e7 5e7] [--threads 1 2] [--keep 0.1]
+  python -m sparsebench.methods.swat.selectbench [--sizes 1e6 1e7 5e7] [--threads 1 2] [--keep 0.1] [--out F]
+
+--out appends one "swat_select" result record per size x threads (the report's SWAT section
+shows them); --json writes the bare rows.
 
 torch gets |x| precomputed outside timing (its best case); ours reads x itself. Columns:
   ours-select   threshold + tie counts (what kthvalue gives)
@@ -17,6 +20,9 @@ import torch
 
 from ...measure.timer import time_interleaved
 from . import kernels as sk
+
+
+SELECT_KIND = "swat_select"
 
 
 def measure(n: int, threads: int, keep: float = 0.1, rounds: int = 5, max_s: float = 20.0) -> dict:
@@ -64,8 +70,25 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--keep", type=float, default=0.1, help="kept fraction k / n")
     p.add_argument("--json", help="also write the rows here")
+    p.add_argument("--out", help="append 'swat_select' result records to this results file, row by row")
     args = p.parse_args(argv)
-    rows = [measure(int(n), t, args.keep) for n in args.sizes for t in args.threads]
+    store = machine = None
+    if args.out:
+        from ...harness.run import compact_machine
+        from ...kernels import resolve_isa
+        from ...measure import ResultStore, machine_record
+
+        store, machine = ResultStore(args.out), compact_machine(machine_record(), resolve_isa(None))
+    rows = []
+    for n in args.sizes:
+        for t in args.threads:
+            rows.append(measure(int(n), t, args.keep))
+            if store is not None:  # one record per row: an interrupted run keeps what it measured
+                from ...measure import make_record
+
+                r = rows[-1]
+                store.append(make_record(SELECT_KIND, {"id": f"swat/select/n{r['n']}/k{r['k']}/t{t}", "n": r["n"],
+                                                       "k": r["k"], "threads": t}, r, machine))
     print(table(rows))
     if args.json:
         with open(args.json, "w") as f:
