@@ -306,3 +306,18 @@ def test_filter_scheme_keeps_every_class_of_the_last_layer():
     assert [m.scheme for m in layers] == ["filter", "filter", "unstructured"]
     rows_kept = (layers[-1].dense_weight() != 0).any(dim=1)
     assert bool(rows_kept.all())
+
+
+def test_report_figure_per_data_set_draws_every_format_and_variant(tmp_path):
+    from synthetic_records import accuracy_records
+
+    from sparsebench.methods import get_method
+
+    recs = accuracy_records("mest")
+    for r in recs[:]:  # a static twin of every MEST run
+        if r["case"]["method"] == "mest":
+            recs.append({**r, "case": {**r["case"], "scheme": r["case"]["scheme"] + "+static"}})
+    made = get_method("mest").figures(recs, tmp_path)
+    assert [m[0] for m in made] == ["mest-accuracy-digits.png"]
+    assert (tmp_path / made[0][0]).stat().st_size > 5000
+    assert get_method("mest").figures([], tmp_path) == []

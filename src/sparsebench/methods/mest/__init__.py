@@ -95,6 +95,11 @@ class MestMethod(Method):
                        + table_text(summarize(acc)))
         return out
 
+    def figures(self, records, out):
+        from .figures import accuracy_figures
+
+        return accuracy_figures(records, out)
+
     # --- accuracy runs -------------------------------------------------------------------------
     def accuracy_cases(self, dataset, quick):
         if quick:  # the CI grid: one soft-memory-bound run on the finest scheme

@@ -47,6 +47,7 @@ def summarize(records) -> list[tuple]:
     groups = defaultdict(list)
     mutated = defaultdict(list)
     times = defaultdict(list)
+    examples = defaultdict(list)  # training examples presented over the run: what data efficiency saves
     from ...reports.data import accuracy_runs  # the newest record per seed: a rerun replaces its seed
 
     for r in (r for seeds in accuracy_runs(records).values() for r in seeds.values()):
@@ -56,22 +57,24 @@ def summarize(records) -> list[tuple]:
         times[key].append(m["train_s"])
         if "mest" in m:
             mutated[key].append([u["pruned"] + u["grown"] for u in m["mest"]["updates"]])
+            examples[key].append(m["mest"].get("examples_presented"))
     rows = []
     for key in sorted(groups):
         a = groups[key]
         sd = statistics.stdev(a) if len(a) > 1 else 0.0
         mut = mutated.get(key)
+        seen = [e for e in examples.get(key, []) if e is not None]
         rows.append((*key, len(a), statistics.mean(a), sd, min(a), max(a), statistics.median(times[key]),
-                     mut[0] if mut else None))
+                     int(statistics.median(seen)) if seen else None, mut[0] if mut else None))
     return rows
 
 
 def table_text(rows) -> str:
     lines = [f"{'dataset':<7} {'method':<12} {'scheme':<26} {'s':>5} {'n':>2} {'acc mean':>8} {'std':>6} "
-             f"{'min':>6} {'max':>6} {'train_s':>8}  mutated weights per update (seed 0)"]
-    for d, meth, sch, s, n, mean, sd, lo, hi, ts, mut in rows:
+             f"{'min':>6} {'max':>6} {'train_s':>8} {'examples':>8}  mutated weights per update (seed 0)"]
+    for d, meth, sch, s, n, mean, sd, lo, hi, ts, ex, mut in rows:
         lines.append(f"{d:<7} {meth:<12} {sch:<26} {s:>5.2f} {n:>2} {mean:>8.3f} {sd:>6.3f} {lo:>6.3f} {hi:>6.3f} "
-                     f"{ts:>8.1f}  {mut if mut is not None else '-'}")
+                     f"{ts:>8.1f} {ex if ex is not None else '-':>8}  {mut if mut is not None else '-'}")
     return "\n".join(lines)
 
 
