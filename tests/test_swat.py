@@ -279,3 +279,22 @@ def test_network_and_selection_records_reach_swats_report_tables(tmp_path, capsy
     flops = recs[0]["metrics"]["total"]["flop_reduction"]
     assert f"{-flops:+.1%}" in net_rows[0] and 0.5 < flops < 0.9
     assert "| 3e+04 | 1 |" in text
+
+
+def test_validate_measures_swat_claims_through_claim_runs(tmp_path):
+    """`sparsebench validate` runs the swat-suite cases a SWAT claim reads (once, however many
+    claims share them) and the claim is then measured, not 'not measured'."""
+    from sparsebench import claims
+    from sparsebench.measure import load_records
+    from sparsebench.methods import get_method
+
+    claim = {c.id: c for c in claims.load_claims()}["swat-activation-memory-23-50pct"]
+    out = tmp_path / "claims.json"
+    assert claims.evaluate(claim, []).verdict == "not measured"
+    get_method("swat").claim_runs(claim, "smoke", out)
+    first = [r["case"]["id"] for r in load_records(out) if r["kind"] == "stage"]
+    get_method("swat").claim_runs(claim, "smoke", out)  # already there: nothing re-run
+    assert [r["case"]["id"] for r in load_records(out) if r["kind"] == "stage"] == first
+    assert "swat/resnet-128x16/swat/weight_grad/s0.9/t1" in first
+    v = claims.evaluate(claim, load_records(out))
+    assert v.verdict != "not measured" and v.measured.endswith("%")

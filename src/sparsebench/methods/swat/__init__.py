@@ -115,6 +115,22 @@ class SwatMethod(Method):
         return out
 
 
+    def claim_runs(self, claim, profile_name, out, progress=None):
+        """The swat-suite cases a claim reads (claims.CLAIM_STAGES) at its sparsity, those not
+        already in ``out`` (the claims share cases); memory is analytic here, no child runs."""
+        from pathlib import Path
+
+        from ...harness import run_cases
+        from ...measure import load_records
+        from .claims import claim_cases
+
+        out = Path(out)
+        done = {r["case"].get("id") for r in load_records(out) if r.get("kind") == "stage"} if out.exists() else set()
+        cases = [c for c in claim_cases(claim, profile_name, self.accepts) if c.id not in done]
+        if cases:
+            run_cases(cases, results_dir=out.parent, out=out, progress=progress, peers=False, memory=False)
+
+
 METHOD = SwatMethod()
 
 __all__ = ["METHOD", "SparseActivation", "Selection", "SwatConv2d", "SwatLinear", "apply_swat", "build_topk_weight",

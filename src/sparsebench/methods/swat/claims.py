@@ -16,6 +16,30 @@ from statistics import median
 
 SUITE = "swat"
 
+# the (scheme, stage) cases each comparison reads; `sparsebench validate` runs them (claim_cases)
+CLAIM_STAGES = {
+    "swat_flops": [("swat", st) for st in ("forward", "backward_data", "weight_grad")],
+    "swat_act_memory": [("swat", "weight_grad")],
+    "swat_weight_memory": [("swat", "weight_grad")],
+    "swat_step_speedup": [("swat", "step"), ("swat-refresh", "step")],
+}
+
+
+def claim_cases(claim, profile_name: str, accepts) -> list:
+    """The swat-suite cases behind one claim at its sparsity: the profile's layers (quick: the
+    first two, so validate stays minutes), its lowest thread count."""
+    from ...cases import BenchCase
+    from ...catalogue import profile
+
+    pairs = CLAIM_STAGES.get(claim.measure.comparison)
+    if not pairs:
+        return []
+    prof = profile(profile_name)
+    layers = prof.layers[:2] if profile_name in ("quick", "smoke") else prof.layers
+    t = min(prof.threads)
+    cases = (BenchCase(SUITE, layer, scheme, stage, _sparsity(claim), t) for layer in layers for scheme, stage in pairs)
+    return [c for c in cases if accepts(c)]
+
 
 def _recs(records, scheme, stage, sparsity):
     out = {}
