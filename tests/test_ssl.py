@@ -156,3 +156,39 @@ def test_training_learns_structure_and_keeps_learning():
     plain.load_state_dict(m2.state_dict())
     plain(torch.ones(1, 4)).sum().backward()
     torch.testing.assert_close(m2[0].weight.grad - plain[0].weight.grad, reference.subgrad(w0, lam_rows=0.3))
+
+
+def test_sweep_records_feed_the_report_table_and_figure(tmp_path, monkeypatch):
+    """The README's sweep command writes "accuracy" records with the machine and the seed; the
+    SSL section's table gives mean [min, max] over seeds per lambda and the figure is drawn."""
+    from sparsebench.measure import load_records
+    from sparsebench.methods.ssl import METHOD, sweep
+
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # main() pins 1 thread: not this process
+    out = tmp_path / "sweep.json"
+    assert sweep.main(["--dataset", "digits", "--lams", "0", "0.2", "--seeds", "0", "1", "--epochs", "1",
+                       "--out", str(out)]) == 0
+    recs = load_records(out)
+    assert len(recs) == 4 and {r["case"]["seed"] for r in recs} == {0, 1}
+    for r in recs:
+        assert r["kind"] == "accuracy" and r["machine"]["id"] and r["case"]["method"] == "ssl"
+        m = r["metrics"]
+        assert 0.0 <= m["structured_sparsity"] <= 1.0 and set(m["layer_macs"]) == set(m["layers"])
+    dense = [r for r in recs if r["case"]["sparsity"] == 0]
+    assert all(r["metrics"]["structured_sparsity"] == 0 for r in dense)
+    text = METHOD.tables(recs)
+    assert len(text) == 1 and "digits" in text[0] and "seeds 0,1" in text[0] and recs[0]["machine"]["id"] in text[0]
+    accs = sorted(r["metrics"]["accuracy"] for r in dense)
+    assert f"{sum(accs) / 2:.3f} [{accs[0]:.3f}, {accs[1]:.3f}]" in text[0]
+    made = METHOD.figures(recs, tmp_path)
+    assert [n for n, _ in made] == ["ssl-accuracy-vs-structure.png"] and (tmp_path / made[0][0]).stat().st_size > 0
+    assert "seeds 0,1" in made[0][1] and recs[0]["machine"]["id"] in made[0][1]
+    assert METHOD.tables([]) == [] and METHOD.figures([], tmp_path) == []
+
+
+def test_network_structured_sparsity_weighs_layers_by_their_macs():
+    from sparsebench.methods.ssl.sweep import network_structured_sparsity
+
+    layers = {"a": {"flop_fraction": 0.5}, "b": {"flop_fraction": 1.0}}
+    assert network_structured_sparsity(layers, {"a": 300, "b": 100}) == pytest.approx(1 - (150 + 100) / 400)
+    assert network_structured_sparsity({}, {}) == 0.0

@@ -6,6 +6,7 @@ vs plain pruning at the same size. Weight surgery on small matrices: no kernel o
   reference.py   saliency, merge_pair, surgery, filter_merge
   experiment.py  merged vs pruned (and pruned + fine-tuned) accuracy on digits / MNIST-5k
   claims.py      the merged-minus-pruned accuracy comparison
+  report.py      the report's table and figure of merged vs pruned accuracy (the experiment's records)
 """
 
 from __future__ import annotations
@@ -25,6 +26,16 @@ class MergingMethod(Method):
     title = "data-free neuron merging (FC surgery, filter merging) vs plain pruning"
     rate_label = "fraction of units removed"
     claim_measures = {"merge_vs_prune": _merge_vs_prune}
+
+    def tables(self, records):
+        from .report import tables
+
+        return tables(records)
+
+    def figures(self, records, out):
+        from .report import figures
+
+        return figures(records, out)
 
 
 METHOD = MergingMethod()

@@ -8,6 +8,7 @@ structure into a smaller dense convolution.
   nn.py         apply_ssl / prox_step / structured_sparsity for training
   plans.py      the paper's per-layer AlexNet sparsities (stand-in)   sweep.py  accuracy vs structure
   ops.py        cross-validation ops             bench.py    benchmark cases
+  report.py     the report's table and figure of accuracy vs structured sparsity (the sweep's records)
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ class SslMethod(Method):
 
     def training_stats(self, model):
         return structured_sparsity(model)
+
+    def tables(self, records):
+        from .report import tables
+
+        return tables(records)
+
+    def figures(self, records, out):
+        from .report import figures
+
+        return figures(records, out)
 
 
 METHOD = SslMethod()
