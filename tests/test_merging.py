@@ -112,3 +112,21 @@ def test_experiment_records_feed_the_report_table_and_figure(tmp_path, monkeypat
     assert [n for n, _ in made] == ["merging-vs-pruning.png"] and "seeds 0,1" in made[0][1]
     assert recs[0]["machine"]["id"] in made[0][1]
     assert METHOD.tables([]) == [] and METHOD.figures([], tmp_path) == []
+
+
+def test_validate_measures_the_merging_claim(tmp_path):
+    """`sparsebench validate --claim merging-...` has no catalogue case: the method's claim_runs
+    runs the experiment (smoke: one seed, few epochs) and the claim is measured from its records."""
+    from sparsebench.measure import load_records
+    from sparsebench.methods.merging import METHOD
+    from sparsebench.methods.merging.experiment import claim_grid
+
+    assert claim_grid("quick") == [("digits", s, 12) for s in (0, 1, 2)]
+    assert {ds for ds, _, _ in claim_grid("full")} == {"digits", "mnist"}
+    claim = {c.id: c for c in claims.load_claims()}["merging-vgg16-recovers-without-finetuning"]
+    out = tmp_path / "r.json"
+    seen = []
+    METHOD.claim_runs(claim, "smoke", out, lambda i, n, case: seen.append((i, n, case and case.id)))
+    assert seen[0] == (0, 1, "merging/digits/seed0") and seen[-1] == (1, 1, None)
+    v = claims.evaluate(claim, load_records(out))
+    assert v.verdict == "different setup" and "digits/cnn/conv2" in v.basis

@@ -21,11 +21,32 @@ def _merge_vs_prune(claim, records):
     return merge_vs_prune(claim, records)
 
 
+class _Label:  # what a progress callback reads of a case
+    def __init__(self, text: str) -> None:
+        self.id = text
+
+
 class MergingMethod(Method):
     name = "merging"
     title = "data-free neuron merging (FC surgery, filter merging) vs plain pruning"
     rate_label = "fraction of units removed"
     claim_measures = {"merge_vs_prune": _merge_vs_prune}
+
+    def claim_runs(self, claim, profile_name, out, progress=None):
+        """The merged-vs-pruned claim: the experiment (merged, pruned, surgery, pruned +
+        fine-tuned) on digits, 3 seeds (full profile: digits and MNIST-5k; smoke: 1 seed, 3
+        epochs), records appended to ``out``."""
+        if claim.measure.comparison != "merge_vs_prune":
+            return
+        from .experiment import claim_grid, run, save
+
+        grid = claim_grid(profile_name)
+        for i, (dataset, seed, epochs) in enumerate(grid):
+            if progress:
+                progress(i, len(grid), _Label(f"merging/{dataset}/seed{seed}"))
+            save(run(dataset, epochs, seed=seed), out)
+        if progress:
+            progress(len(grid), len(grid), None)
 
     def tables(self, records):
         from .report import tables

@@ -120,6 +120,14 @@ def run(dataset: str = "digits", epochs: int = 12, finetune_epochs: int = 2, fra
     return rows
 
 
+def claim_grid(profile_name: str) -> list[tuple[str, int, int]]:
+    """(data set, seed, epochs) runs `sparsebench validate` makes for the merging claim."""
+    if profile_name == "smoke":
+        return [("digits", 0, 3)]
+    datasets = ("digits", "mnist") if profile_name == "full" else ("digits",)
+    return [(ds, seed, 12) for ds in datasets for seed in (0, 1, 2)]
+
+
 def save(rows: list[dict], out) -> None:
     from ... import kernels
     from ...harness.run import compact_machine
