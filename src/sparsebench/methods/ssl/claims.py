@@ -65,5 +65,5 @@ def run_impl_vs(claim, profile_name: str, out, progress=None, rounds: int = 7) -
         if out.exists() else set()
     todo = [c for c in impl_vs_cases(claim, profile_name) if c.id not in have]
     if todo:
-        run_cases(todo, results_dir=out.parent, out=out, rounds=rounds, progress=progress, memory=False)
+        run_cases(todo, results_dir=out.parent, out=out, rounds=rounds, progress=progress)  # as validate's own cases
     return todo
