@@ -79,3 +79,54 @@ def test_claim_reads_merged_minus_pruned_accuracy():
             for v, a in (("prune", 0.80), ("merge", 0.90))]
     v = claims.evaluate(claim, recs)
     assert v.verdict == "different setup" and v.value == pytest.approx(10.0)
+
+
+def test_claim_averages_over_seeds_pairing_each_seeds_networks():
+    claim = {c.id: c for c in claims.load_claims()}["merging-vgg16-recovers-without-finetuning"]
+    recs = [{"kind": "accuracy", "created": "1", "case": {"method": "merging", "dataset": "digits", "seed": seed,
+             "scheme": f"cnn/conv2/{v}", "sparsity": 0.5}, "metrics": {"accuracy": a}}
+            for seed, pr, mg in ((0, 0.80, 0.90), (1, 0.70, 0.72)) for v, a in (("prune", pr), ("merge", mg))]
+    v = claims.evaluate(claim, recs)
+    assert v.value == pytest.approx(6.0)  # (10 + 2) / 2 points
+
+
+def test_experiment_records_feed_the_report_table_and_figure(tmp_path, monkeypatch):
+    """The README's experiment command writes records with machine and seed; the merging section's
+    table shows merged vs pruned per size and data set (mean [min, max] over seeds)."""
+    from sparsebench.measure import load_records
+    from sparsebench.methods.merging import METHOD, experiment
+
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # main() pins 1 thread: not this process
+    out = tmp_path / "merging.json"
+    assert experiment.main(["--dataset", "digits", "--epochs", "1", "--seeds", "0", "1", "--out", str(out)]) == 0
+    recs = load_records(out)
+    assert {r["case"]["seed"] for r in recs} == {0, 1} and all(r["machine"]["id"] for r in recs)
+    assert len({r["case"]["id"] for r in recs}) == len(recs)  # the seed is part of the id
+    (text,) = METHOD.tables(recs)
+    for frac in experiment.FRACTIONS:
+        assert f"digits   cnn/conv2  {frac:7.0%}" in text and f"digits   mlp/fc1    {frac:7.0%}" in text
+    pr = sorted(r["metrics"]["accuracy"] for r in recs if r["case"]["scheme"] == "cnn/conv2/prune"
+                and r["case"]["sparsity"] == 0.5)
+    assert f"{sum(pr) / 2:.3f} [{pr[0]:.3f}, {pr[1]:.3f}]" in text
+    made = METHOD.figures(recs, tmp_path)
+    assert [n for n, _ in made] == ["merging-vs-pruning.png"] and "seeds 0,1" in made[0][1]
+    assert recs[0]["machine"]["id"] in made[0][1]
+    assert METHOD.tables([]) == [] and METHOD.figures([], tmp_path) == []
+
+
+def test_validate_measures_the_merging_claim(tmp_path):
+    """`sparsebench validate --claim merging-...` has no catalogue case: the method's claim_runs
+    runs the experiment (smoke: one seed, few epochs) and the claim is measured from its records."""
+    from sparsebench.measure import load_records
+    from sparsebench.methods.merging import METHOD
+    from sparsebench.methods.merging.experiment import claim_grid
+
+    assert claim_grid("quick") == [("digits", s, 12) for s in (0, 1, 2)]
+    assert {ds for ds, _, _ in claim_grid("full")} == {"digits", "mnist"}
+    claim = {c.id: c for c in claims.load_claims()}["merging-vgg16-recovers-without-finetuning"]
+    out = tmp_path / "r.json"
+    seen = []
+    METHOD.claim_runs(claim, "smoke", out, lambda i, n, case: seen.append((i, n, case and case.id)))
+    assert seen[0] == (0, 1, "merging/digits/seed0") and seen[-1] == (1, 1, None)
+    v = claims.evaluate(claim, load_records(out))
+    assert v.verdict == "different setup" and "digits/cnn/conv2" in v.basis

@@ -97,6 +97,15 @@ def _no_training(monkeypatch):
 
     monkeypatch.setattr(mest_claims, "run_memory", fake_memory)
 
+    def fake_merging(dataset="digits", epochs=12, finetune_epochs=2, fractions=(0.5,), seed=0, data=None):
+        """merging's claim trains small networks (methods/merging/experiment.py); fixed rows here."""
+        return [{"scheme": f"cnn/conv2/{v}", "sparsity": 0.5, "accuracy": a, "dataset": dataset, "seed": seed,
+                 "epochs": epochs} for v, a in (("prune", 0.90), ("merge", 0.92))]
+
+    from sparsebench.methods.merging import experiment as merging_experiment
+
+    monkeypatch.setattr(merging_experiment, "run", fake_merging)
+
 
 def _fake_run(records):
     def run_cases(cases, *, results_dir, out=None, rounds=7, progress=None):

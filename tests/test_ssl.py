@@ -156,3 +156,76 @@ def test_training_learns_structure_and_keeps_learning():
     plain.load_state_dict(m2.state_dict())
     plain(torch.ones(1, 4)).sum().backward()
     torch.testing.assert_close(m2[0].weight.grad - plain[0].weight.grad, reference.subgrad(w0, lam_rows=0.3))
+
+
+def test_sweep_records_feed_the_report_table_and_figure(tmp_path, monkeypatch):
+    """The README's sweep command writes "accuracy" records with the machine and the seed; the
+    SSL section's table gives mean [min, max] over seeds per lambda and the figure is drawn."""
+    from sparsebench.measure import load_records
+    from sparsebench.methods.ssl import METHOD, sweep
+
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # main() pins 1 thread: not this process
+    out = tmp_path / "sweep.json"
+    assert sweep.main(["--dataset", "digits", "--lams", "0", "0.2", "--seeds", "0", "1", "--epochs", "1",
+                       "--out", str(out)]) == 0
+    recs = load_records(out)
+    assert len(recs) == 4 and {r["case"]["seed"] for r in recs} == {0, 1}
+    for r in recs:
+        assert r["kind"] == "accuracy" and r["machine"]["id"] and r["case"]["method"] == "ssl"
+        m = r["metrics"]
+        assert 0.0 <= m["structured_sparsity"] <= 1.0 and set(m["layer_macs"]) == set(m["layers"])
+    dense = [r for r in recs if r["case"]["sparsity"] == 0]
+    assert all(r["metrics"]["structured_sparsity"] == 0 for r in dense)
+    text = METHOD.tables(recs)
+    assert len(text) == 1 and "digits" in text[0] and "seeds 0,1" in text[0] and recs[0]["machine"]["id"] in text[0]
+    accs = sorted(r["metrics"]["accuracy"] for r in dense)
+    assert f"{sum(accs) / 2:.3f} [{accs[0]:.3f}, {accs[1]:.3f}]" in text[0]
+    made = METHOD.figures(recs, tmp_path)
+    assert [n for n, _ in made] == ["ssl-accuracy-vs-structure.png"] and (tmp_path / made[0][0]).stat().st_size > 0
+    assert "seeds 0,1" in made[0][1] and recs[0]["machine"]["id"] in made[0][1]
+    assert METHOD.tables([]) == [] and METHOD.figures([], tmp_path) == []
+
+
+def test_network_structured_sparsity_weighs_layers_by_their_macs():
+    from sparsebench.methods.ssl.sweep import network_structured_sparsity
+
+    layers = {"a": {"flop_fraction": 0.5}, "b": {"flop_fraction": 1.0}}
+    assert network_structured_sparsity(layers, {"a": 300, "b": 100}) == pytest.approx(1 - (150 + 100) / 400)
+    assert network_structured_sparsity({}, {}) == 0.0
+
+
+def test_twice_non_structured_claim_measures_its_own_cases(tmp_path, monkeypatch):
+    """validate builds no case for an impl_vs comparison: SSL's claim_runs measures the claim's
+    layers (both implementations in each case) and skips cases the results file already has."""
+    import sparsebench.harness as harness
+    from sparsebench import claims as claims_mod
+    from sparsebench.measure import ResultStore
+    from sparsebench.methods.ssl import METHOD
+    from sparsebench.methods.ssl.claims import impl_vs_cases
+
+    claim = {c.id: c for c in claims_mod.load_claims()}["ssl-alexnet-twice-non-structured"]
+    full = impl_vs_cases(claim, "full")
+    assert sorted({c.layer for c in full}) == sorted(claim.measure.layers)
+    assert {c.scheme for c in full} == {"ssl-paper"} and {c.stage for c in full} == {"forward"}
+    assert "unstructured-csr" in METHOD.impl_names(full[0]) and "sparsebench" in METHOD.impl_names(full[0])
+    ran = []
+    monkeypatch.setattr(harness, "run_cases", lambda cases, **kw: ran.append([c.id for c in cases]))
+    out = tmp_path / "r.json"
+    ResultStore(out).append({"kind": "stage", "case": {"id": full[0].id}})
+    METHOD.claim_runs(claim, "full", out)
+    assert ran == [[c.id for c in full[1:]]]
+    ran.clear()
+    other = {c.id: c for c in claims_mod.load_claims()}["ssl-alexnet-conv-cpu-5.1x"]
+    METHOD.claim_runs(other, "full", out)  # a stage-time claim: validate's own cases
+    assert ran == []
+
+
+def test_group_norms_binding_counts_channels_of_0x0_kernels():
+    import numpy as np
+
+    out = _kernels.ssl_group_norms(np.zeros((5, 3, 0, 0), np.float32), 2)
+    assert out.shape == (3,) and not out.any()
+    w = np.random.default_rng(0).standard_normal((4, 3, 2, 2)).astype(np.float32)
+    np.testing.assert_allclose(_kernels.ssl_group_norms(w, 2), np.sqrt((w ** 2).sum(axis=(0, 2, 3))), rtol=1e-5)
+    lin = np.ones((2, 5), np.float32)
+    np.testing.assert_allclose(_kernels.ssl_group_norms(lin, 2), np.full(5, np.sqrt(2.0)), rtol=1e-6)

@@ -1,5 +1,6 @@
 // SSL group norms, group-Lasso update and the im2col column gather (kernels/ssl/ssl.hpp):
 // argument conversion and validation, then the family's entry point.
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -10,13 +11,14 @@ namespace sb::bind {
 namespace {
 
 struct Lowered {
-    int64_t R, K, taps;
+    int64_t R, K, taps, C;  // C: input channels (Cin; a linear layer's inputs), also where taps = 0
 };
 
 // A weight viewed as the lowered (filters x Cin * taps) matrix: 2-D (linear, taps 1) or 4-D conv.
 Lowered lowered(const py::array& w) {
-    if (w.ndim() == 2) return {w.shape(0), w.shape(1), 1};
-    if (w.ndim() == 4) return {w.shape(0), w.shape(1) * w.shape(2) * w.shape(3), w.shape(2) * w.shape(3)};
+    if (w.ndim() == 2) return {w.shape(0), w.shape(1), 1, w.shape(1)};
+    if (w.ndim() == 4)
+        return {w.shape(0), w.shape(1) * w.shape(2) * w.shape(3), w.shape(2) * w.shape(3), w.shape(1)};
     throw py::value_error("weight must be 2-D (out, in) or 4-D (out, in, kh, kw), got " + std::to_string(w.ndim()) +
                           "-D");
 }
@@ -77,8 +79,10 @@ void bind_ssl(py::module_& m) {
             auto w = typed<float>(w_obj, "weight");
             const Lowered l = lowered(w);
             if (kind < 0 || kind > 3) throw py::value_error("kind must be 0 (rows), 1 (columns), 2 (channels) or 3 (depth)");
-            const int64_t n = kind == 0 ? l.R : kind == 1 ? l.K : kind == 2 ? (l.taps ? l.K / l.taps : 0) : 1;
+            // channels counted from the shape, not K / taps: a 0 x 0 kernel has Cin empty channels (norm 0)
+            const int64_t n = kind == 0 ? l.R : kind == 1 ? l.K : kind == 2 ? l.C : 1;
             py::array_t<float> out(n);
+            std::fill_n(out.mutable_data(), n, 0.0f);
             auto o = call_opts(isa, threads);
             const float* wp = w.data();
             float* op = out.mutable_data();

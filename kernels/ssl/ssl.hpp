@@ -44,7 +44,8 @@ void ssl_prox(Isa isa, float* w, int64_t R, int64_t K, int64_t taps, float lr, c
 // all norms from the same w.
 void ssl_subgrad(Isa isa, const float* w, float* g, int64_t R, int64_t K, int64_t taps, const SslLambdas& lam,
                  int threads);
-// Group norms (L2) of one kind: 0 rows, 1 columns, 2 channels, 3 depth; out has R, K, K / taps or 1 entries.
+// Group norms (L2) of one kind: 0 rows, 1 columns, 2 channels, 3 depth; out has R, K, K / taps or 1 entries
+// (channels: K / taps written; with taps = 0 nothing is, the caller sizes and zero-fills out by Cin).
 void ssl_group_norms(Isa isa, const float* w, int64_t R, int64_t K, int64_t taps, int kind, float* out, int threads);
 
 }  // namespace sb

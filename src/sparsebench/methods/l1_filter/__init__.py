@@ -5,7 +5,8 @@ with the authors' per-layer plans, FLOPs counted from the definitions, pruned-ne
 
   models.py  VGG-16 / CIFAR ResNets with per-layer widths   prune.py  ranking, plans, surgery
   flops.py   counted FLOPs + FlopCounterMode cross-check    timing.py forward / step wall-clock
-  finetune.py  prune then fine-tune on offline data          ops.py    cross-validation ops
+  claims.py  the counted-FLOP claim comparison
+(prune-then-fine-tune on offline data: merging/experiment.py's "prune+finetune" rows)
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ vs plain pruning at the same size. Weight surgery on small matrices: no kernel o
   reference.py   saliency, merge_pair, surgery, filter_merge
   experiment.py  merged vs pruned (and pruned + fine-tuned) accuracy on digits / MNIST-5k
   claims.py      the merged-minus-pruned accuracy comparison
+  report.py      the report's table and figure of merged vs pruned accuracy (the experiment's records)
 """
 
 from __future__ import annotations
@@ -20,11 +21,42 @@ def _merge_vs_prune(claim, records):
     return merge_vs_prune(claim, records)
 
 
+class _Label:  # what a progress callback reads of a case
+    def __init__(self, text: str) -> None:
+        self.id = text
+
+
 class MergingMethod(Method):
     name = "merging"
     title = "data-free neuron merging (FC surgery, filter merging) vs plain pruning"
     rate_label = "fraction of units removed"
     claim_measures = {"merge_vs_prune": _merge_vs_prune}
+
+    def claim_runs(self, claim, profile_name, out, progress=None):
+        """The merged-vs-pruned claim: the experiment (merged, pruned, surgery, pruned +
+        fine-tuned) on digits, 3 seeds (full profile: digits and MNIST-5k; smoke: 1 seed, 3
+        epochs), records appended to ``out``."""
+        if claim.measure.comparison != "merge_vs_prune":
+            return
+        from .experiment import claim_grid, run, save
+
+        grid = claim_grid(profile_name)
+        for i, (dataset, seed, epochs) in enumerate(grid):
+            if progress:
+                progress(i, len(grid), _Label(f"merging/{dataset}/seed{seed}"))
+            save(run(dataset, epochs, seed=seed), out)
+        if progress:
+            progress(len(grid), len(grid), None)
+
+    def tables(self, records):
+        from .report import tables
+
+        return tables(records)
+
+    def figures(self, records, out):
+        from .report import figures
+
+        return figures(records, out)
 
 
 METHOD = MergingMethod()

@@ -6,10 +6,11 @@ trained once per data set; then for each kept fraction:
                   | prune + fine-tune (the L1 recipe, a few epochs) for reference
   fc1 neurons     prune (L1, dropped) | merge (cosine fold) | surgery (Srinivas & Babu saliency)
 
-    python -m sparsebench.methods.merging.experiment --dataset digits --out results/merging.json
+    python -m sparsebench.methods.merging.experiment --dataset digits --seeds 0 1 2 --out results/merging.json
 
 Records of kind "accuracy" (method "merging", scheme = net/layer/variant, sparsity = fraction of
-units removed) are appended to --out (a sparsebench results file), so claims and reports read them.
+units removed, the seed and the machine in each) are appended to --out (a sparsebench results
+file), so claims and the report's merging section (Method.tables / figures) read them.
 """
 
 from __future__ import annotations
@@ -87,10 +88,13 @@ def mlp_variant(model: nn.Sequential, keep: int, how: str) -> nn.Sequential:
     return new
 
 
-def run(dataset: str = "digits", epochs: int = 12, finetune_epochs: int = 2, fractions=FRACTIONS) -> list[dict]:
-    data = load(dataset)
+def run(dataset: str = "digits", epochs: int = 12, finetune_epochs: int = 2, fractions=FRACTIONS, seed: int = 0,
+        data=None) -> list[dict]:
+    """Every row of one seed (the seed draws the initial weights and the example order)."""
+    data = data if data is not None else load(dataset)
     rows = []
-    cnn = _train(build_model(AccuracyCase(DENSE, "dense", 0.0, dataset, epochs), data.image_size), data, epochs)
+    cnn = _train(build_model(AccuracyCase(DENSE, "dense", 0.0, dataset, epochs, seed), data.image_size), data, epochs,
+                 seed=seed)
     base = accuracy(cnn, data)
     rows.append({"scheme": "cnn/conv2/dense", "sparsity": 0.0, "accuracy": base})
     c = cnn[2].out_channels
@@ -99,11 +103,11 @@ def run(dataset: str = "digits", epochs: int = 12, finetune_epochs: int = 2, fra
         for fold, tag in ((False, "prune"), (True, "merge")):
             rows.append({"scheme": f"cnn/conv2/{tag}", "sparsity": f, "accuracy": accuracy(cnn_variant(cnn, keep, fold), data),
                          "kept": keep, "of": c})
-        ft = _train(cnn_variant(cnn, keep, False), data, finetune_epochs, lr=0.01, seed=1)
+        ft = _train(cnn_variant(cnn, keep, False), data, finetune_epochs, lr=0.01, seed=seed + 1000)
         rows.append({"scheme": "cnn/conv2/prune+finetune", "sparsity": f, "accuracy": accuracy(ft, data),
                      "kept": keep, "of": c, "finetune_epochs": finetune_epochs})
     d_in = data.x_train[0].numel()
-    net = _train(mlp(d_in), data, epochs, flat=True)
+    net = _train(mlp(d_in, seed), data, epochs, seed=seed, flat=True)
     rows.append({"scheme": "mlp/fc1/dense", "sparsity": 0.0, "accuracy": accuracy(net, data, flat=True)})
     h = net[0].out_features
     for f in fractions:
@@ -112,8 +116,16 @@ def run(dataset: str = "digits", epochs: int = 12, finetune_epochs: int = 2, fra
             rows.append({"scheme": f"mlp/fc1/{how}", "sparsity": f,
                          "accuracy": accuracy(mlp_variant(net, keep, how), data, flat=True), "kept": keep, "of": h})
     for r in rows:
-        r["dataset"] = dataset
+        r["dataset"], r["seed"], r["epochs"] = dataset, seed, epochs
     return rows
+
+
+def claim_grid(profile_name: str) -> list[tuple[str, int, int]]:
+    """(data set, seed, epochs) runs `sparsebench validate` makes for the merging claim."""
+    if profile_name == "smoke":
+        return [("digits", 0, 3)]
+    datasets = ("digits", "mnist") if profile_name == "full" else ("digits",)
+    return [(ds, seed, 12) for ds in datasets for seed in (0, 1, 2)]
 
 
 def save(rows: list[dict], out) -> None:
@@ -123,24 +135,35 @@ def save(rows: list[dict], out) -> None:
 
     machine = compact_machine(machine_record(), kernels.resolve_isa(None))
     store = ResultStore(out)
+    recs = []
     for r in rows:
+        seed = r.get("seed", 0)
         case = {"method": "merging", "scheme": r["scheme"], "sparsity": r["sparsity"], "dataset": r["dataset"],
-                "id": f"{r['dataset']}/merging/{r['scheme']}/s{r['sparsity']:g}"}
-        store.append(make_record("accuracy", case, {k: v for k, v in r.items() if k not in case}, machine))
+                "seed": seed, "epochs": r.get("epochs"),
+                "id": f"{r['dataset']}/merging/{r['scheme']}/s{r['sparsity']:g}/seed{seed}"}
+        metrics = {k: v for k, v in r.items() if k not in case}
+        metrics["threads"] = torch.get_num_threads()
+        recs.append(make_record("accuracy", case, metrics, machine))
+    store.extend(recs)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", default="digits", choices=("digits", "mnist"))
     ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--out", default=None)
+    ap.add_argument("--seeds", type=int, nargs="+", default=(0,))
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: shared machines)")
+    ap.add_argument("--out", default=None, help="sparsebench results file the records are appended to")
     a = ap.parse_args(argv)
-    rows = run(a.dataset, a.epochs)
-    print(f"{'scheme':28} {'removed':>7} {'accuracy':>8}")
-    for r in rows:
-        print(f"{r['scheme']:28} {r['sparsity']:7.2f} {r['accuracy']:8.3f}")
-    if a.out:
-        save(rows, a.out)
+    torch.set_num_threads(a.threads)
+    data = load(a.dataset)
+    print(f"{'scheme':28} {'seed':>4} {'removed':>7} {'accuracy':>8}")
+    for seed in a.seeds:
+        rows = run(a.dataset, a.epochs, seed=seed, data=data)
+        for r in rows:
+            print(f"{r['scheme']:28} {seed:4d} {r['sparsity']:7.2f} {r['accuracy']:8.3f}", flush=True)
+        if a.out:  # each seed kept as it finishes
+            save(rows, a.out)
     return 0
 
 

@@ -8,6 +8,7 @@ structure into a smaller dense convolution.
   nn.py         apply_ssl / prox_step / structured_sparsity for training
   plans.py      the paper's per-layer AlexNet sparsities (stand-in)   sweep.py  accuracy vs structure
   ops.py        cross-validation ops             bench.py    benchmark cases
+  report.py     the report's table and figure of accuracy vs structured sparsity (the sweep's records)
 """
 
 from __future__ import annotations
@@ -43,6 +44,26 @@ class SslMethod(Method):
 
     def training_stats(self, model):
         return structured_sparsity(model)
+
+    def claim_runs(self, claim, profile_name, out, progress=None):
+        """An "impl_vs" claim (twice non-structured) is no stage-time comparison, so validate
+        builds no case for it: measure its layers here (the catalogue cases of the claim's
+        scheme, every implementation timed interleaved in each case), skipping cases this
+        results file already holds (e.g. measured for the 5.1x row in the same validate)."""
+        from .claims import run_impl_vs
+
+        if claim.measure.comparison == "impl_vs":
+            run_impl_vs(claim, profile_name, out, progress)
+
+    def tables(self, records):
+        from .report import tables
+
+        return tables(records)
+
+    def figures(self, records, out):
+        from .report import figures
+
+        return figures(records, out)
 
 
 METHOD = SslMethod()

@@ -35,3 +35,35 @@ def impl_vs(claim, records) -> Verdict:
     basis = (f"median over layers ({', '.join(per)}) of {m.versus} time / {m.impl} time, same case, "
              f"{threads} thread(s), {machine}")
     return _finish(claim, measured, per, basis, verdict, why, extra)
+
+
+def impl_vs_cases(claim, profile_name: str) -> list:
+    """The catalogue cases an impl_vs claim reads: its layers (the quick profile's rule, as
+    validate applies it to stage-time claims), schemes, stages, sparsity and the profile's threads."""
+    from ... import catalogue
+    from ...cases import BenchCase
+    from ...claims.validate import _layers
+    from . import METHOD
+
+    m = claim.measure
+    prof = catalogue.profile(profile_name)
+    threads = (m.threads,) if m.threads else prof.threads
+    cases = [BenchCase(m.suite, layer, scheme, stage, m.sparsity, t) for layer in _layers(claim, prof, profile_name)
+             for scheme in m.schemes for stage in m.stages for t in threads]
+    return [c for c in cases if METHOD.accepts(c)]
+
+
+def run_impl_vs(claim, profile_name: str, out, progress=None, rounds: int = 7) -> list:
+    """Measure the claim's cases not yet in ``out`` (records appended there); returns them."""
+    from pathlib import Path
+
+    from ...harness import run_cases
+    from ...measure import ResultStore
+
+    out = Path(out)
+    have = {(r.get("case") or {}).get("id") for r in ResultStore(out).records() if r.get("kind") == "stage"} \
+        if out.exists() else set()
+    todo = [c for c in impl_vs_cases(claim, profile_name) if c.id not in have]
+    if todo:
+        run_cases(todo, results_dir=out.parent, out=out, rounds=rounds, progress=progress)  # as validate's own cases
+    return todo

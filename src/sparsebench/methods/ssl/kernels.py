@@ -46,7 +46,4 @@ def group_norms(w, kind: str, *, isa=None, threads: int = 0):
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     out = _kernels.ssl_group_norms(w, KINDS.index(kind), isa=isa, threads=threads)  # (also checks w)
-    if kind == "chans" and w.ndim == 4 and w.shape[2] * w.shape[3] == 0:
-        # 0 x 0 kernels: Cin empty channels of norm 0 (the binding counts channels as K / taps = none)
-        out = np.zeros(w.shape[1], dtype=np.float32)
     return torch.from_numpy(out) if isinstance(w, torch.Tensor) else out
