@@ -45,9 +45,9 @@ def test_network_claims_and_curves_add_whole_network_runs(all_claims):
 
 
 def test_cases_follow_each_claims_measure_spec(all_claims):
-    # issue 17: SSL's claim runs its own suite's cases (the quick profile keeps its one AlexNet layer)
+    # issue 17: SSL's claim runs its own suite's cases, all five AlexNet layers even in quick
     ssl = cases_for(all_claims["ssl-alexnet-conv-cpu-5.1x"], "quick")
-    assert [c.id for c in ssl] == ["ssl/alexnet-conv4/ssl-paper/forward/s0.67/t1"]
+    assert [c.id for c in ssl] == [f"ssl/alexnet-conv{i}/ssl-paper/forward/s0.67/t1" for i in range(1, 6)]
     full = cases_for(all_claims["ssl-alexnet-conv-cpu-5.1x"], "full")
     assert {c.layer for c in full} == {f"alexnet-conv{i}" for i in range(1, 6)} and {c.threads for c in full} == {1, 2}
     step = cases_for(all_claims["actgrad-cpu-training-3.99x"], "quick")
@@ -108,7 +108,7 @@ def _no_training(monkeypatch):
 
 
 def _fake_run(records):
-    def run_cases(cases, *, results_dir, out=None, rounds=7, progress=None):
+    def run_cases(cases, *, results_dir, out=None, rounds=7, progress=None, **options):
         path = out or results_dir / synthetic.MACHINES["x86"]["id"] / "20250101T000000Z-fake.json"
         store = ResultStore(path)
         for i, case in enumerate(cases):
@@ -165,9 +165,23 @@ def test_interrupted_validate_keeps_records_and_verdicts(tmp_path, monkeypatch):
 
 def test_validate_list_and_report_command(tmp_path, capsys):
     assert _main(["validate", "--list", "--claim", "ssl-alexnet-conv-cpu-5.1x"]) == 0
-    assert capsys.readouterr().out.strip() == "ssl/alexnet-conv4/ssl-paper/forward/s0.67/t1"
+    assert capsys.readouterr().out.split() == [f"ssl/alexnet-conv{i}/ssl-paper/forward/s0.67/t1" for i in range(1, 6)]
     recs = [r for r in synthetic.suite_records("x86", layers=("linear-1024",), sparsities=(0.9,), rates=())
             if r["kind"] == "machine" or r["case"]["stage"] == "forward"]
     (tmp_path / "r.json").write_text(json.dumps({"schema": 1, "records": recs}))
     assert _main(["report", str(tmp_path / "r.json"), "--out-dir", str(tmp_path / "rep"), "--name", "x"]) == 0
     assert (tmp_path / "rep" / "x" / "index.html").is_file()
+
+
+def test_quick_profile_measures_every_layer_of_an_averaged_claim():
+    """SSL's 5.1x is an average over AlexNet conv1-conv5: the quick profile must not cut it to
+    the one layer it shares (conv4 alone read 'reproduced' where all five read 'partly')."""
+    from sparsebench import claims as claims_mod
+    from sparsebench.claims.validate import cases_for
+
+    loaded = {c.id: c for c in claims_mod.load_claims()}
+    ssl = loaded["ssl-alexnet-conv-cpu-5.1x"]
+    assert ssl.measure.all_layers
+    assert {c.layer for c in cases_for(ssl, "quick")} == {f"alexnet-conv{i}" for i in range(1, 6)}
+    actgrad = loaded["actgrad-cpu-backward-3.99x"]  # not averaged-by-construction: quick keeps its cut
+    assert len({c.layer for c in cases_for(actgrad, "quick")}) < len(actgrad.measure.layers)

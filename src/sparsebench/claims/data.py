@@ -26,7 +26,7 @@ _CLAIM_KEYS = {"id", "paper", "method", "metric", "value", "range", "expect", "t
 _SETUP_KEYS = {"network", "dataset", "sparsity", "hardware", "baseline", "wording", "wording_source",
                "tolerance_source"}
 _MEASURE_KEYS = {"suite", "schemes", "stages", "layers", "sparsity", "threads", "comparison", "impl",
-                 "baseline", "aggregate", "plus_dense_forward", "arch", "device", "differs", "caveat", "versus", "networks"}
+                 "baseline", "aggregate", "plus_dense_forward", "all_layers", "arch", "device", "differs", "caveat", "versus", "networks"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class Measure:
     baseline: str = "torch-dense"
     aggregate: str = "median"
     plus_dense_forward: bool = False
+    # the claim is an average over its layers: every profile measures all of them (quick too),
+    # so a verdict never rests on the one layer a short profile happens to share
+    all_layers: bool = False
     arch: str | None = None
     device: str = "cpu"
     differs: str = ""
@@ -202,6 +205,9 @@ def _parse_measure(cid: str, m) -> Measure:
     if not isinstance(m.get("plus_dense_forward", False), bool):
         raise _bad(cid, "measure.plus_dense_forward", "must be true or false")
     kw["plus_dense_forward"] = m.get("plus_dense_forward", False)
+    if not isinstance(m.get("all_layers", False), bool):
+        raise _bad(cid, "measure.all_layers", "must be true or false")
+    kw["all_layers"] = m.get("all_layers", False)
     if comp == "scheme_vs" and "versus" not in kw:
         raise _bad(cid, "measure.versus", "is required for comparison 'scheme_vs'")
     return Measure(**kw)

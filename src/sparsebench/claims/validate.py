@@ -22,7 +22,7 @@ def _layers(claim: Claim, prof: catalogue.Profile, profile_name: str) -> list[st
     wanted = [x for x in claim.measure.layers if x in catalogue.LAYERS]
     if not wanted:
         return list(prof.layers)
-    if profile_name == "quick":
+    if profile_name == "quick" and not claim.measure.all_layers:
         return [x for x in wanted if x in prof.layers] or wanted[:1]
     return wanted
 
@@ -159,7 +159,8 @@ def validate(claims: list[Claim], *, profile_name: str, results_dir: Path, round
 
     cases = select(claims, profile_name)
     known = {c.id for c in cases}
-    cases += [c for c in curve_cases(profile_name) if c.id not in known]
+    if len(claims) > 1:  # a single --claim: its own cases only (as for the networks below)
+        cases += [c for c in curve_cases(profile_name) if c.id not in known]
     networks = [r for claim in claims for r in network_runs_for(claim, profile_name)]
     networks += curve_runs(profile_name) if len(claims) > 1 else []  # a single --claim: its runs only
     training = {c.id: c for claim in claims for c in accuracy_cases_for(claim, profile_name)}
