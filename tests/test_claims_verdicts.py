@@ -190,3 +190,17 @@ def test_verdicts_quote_the_claim_in_full():
     c = _claim(setup={**{k: "v" for k in ("network", "dataset", "sparsity", "hardware", "baseline")}, "wording": wording})
     v = claims.evaluate(c, [])
     assert v.wording == wording and wording in verdict_rows([v])[0][1]
+
+
+def test_fractions_are_judged_at_a_hundredth_of_a_percent_and_inside_range_reads_so():
+    """A top-K count rounded to whole elements gives 79.99996% at s = 0.8: that is the claimed
+    80%, not a miss; a median inside a range with one layer just outside says exactly that."""
+    from sparsebench.claims.evaluate import _judge
+
+    at_least = _claim(metric="flop_reduction", value=0.8, measure={"comparison": "flop_reduction"})
+    assert _judge(at_least, 0.7999996, [0.7999996, 0.8000001]) == ("reproduced", "")
+    assert _judge(at_least, 0.7998, [0.7998])[0] != "reproduced"
+    within = _claim(metric="flop_reduction", value=0.9, range=[0.5, 0.9], expect="within",
+                    measure={"comparison": "flop_reduction"})
+    verdict, why = _judge(within, 0.85, [0.85, 0.93, 0.8])
+    assert verdict == "partly" and why == "inside the paper's range overall; outside it on 1 of 3"

@@ -134,8 +134,11 @@ def _per_layer(claim: Claim, grid: _Grid, layers: list[str], threads: int) -> tu
 
 
 def _judge(claim: Claim, measured: float, parts: list[float]) -> tuple[str, str]:
-    """The verdict by the numbers alone, and why."""
+    """The verdict by the numbers alone, and why. Fractions are compared at 0.01% (a count
+    rounded to whole elements must not turn "80%" into 79.99996% and fail it)."""
     tol = claim.tolerance
+    if claim.unit == "fraction":
+        measured, parts = round(measured, 4), [round(p, 4) for p in parts]
     if claim.unit == "points":
         def ok(x):
             return x >= claim.value - tol
@@ -152,6 +155,8 @@ def _judge(claim: Claim, measured: float, parts: list[float]) -> tuple[str, str]
     if ok(measured) and (not check_parts or n_ok == len(parts)):
         return "reproduced", ""
     if claim.expect == "within":
+        if ok(measured):
+            return "partly", f"inside the paper's range overall; outside it on {len(parts) - n_ok} of {len(parts)}"
         side = "above" if measured > claim.range[1] else "below"
         if n_ok:
             return "partly", f"{side} the paper's range overall; inside it on {n_ok} of {len(parts)}"
