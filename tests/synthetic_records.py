@@ -119,7 +119,7 @@ def write_results(results_dir, kinds=("x86", "arm"), *, accuracy: bool = True, t
     them out; suite_kw goes to suite_records (layers, sparsities, rates, threads)."""
     paths = []
     for kind in kinds:
-        recs = suite_records(kind, **suite_kw) + (accuracy_records() if accuracy and kind == "x86" else [])
+        recs = suite_records(kind, **suite_kw) + (accuracy_records("static_mask") if accuracy and kind == "x86" else [])
         recs += train_records(kind) if train else []
         path = Path(results_dir) / MACHINES[kind]["id"] / "20250101T000000Z-synthetic.json"
         path.parent.mkdir(parents=True, exist_ok=True)

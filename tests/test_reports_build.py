@@ -130,3 +130,14 @@ def test_accuracy_table_spreads_over_seeds_and_pairs_with_dense(report):
     assert block["vs dense (pts)"] == "-7.20 (2 seeds)"
     dense = next(r for r in rows if r["method"] == "dense")
     assert dense["vs dense (pts)"] == "-" and dense["seeds"] == "2"
+
+
+def test_generic_accuracy_figure_leaves_out_methods_that_draw_their_own(tmp_path):
+    """MEST draws its variant grid itself: the generic per-method panels skip it (its runs stay in
+    the accuracy table), and a data set with only such methods gets no generic figure."""
+    from sparsebench.reports import plots
+
+    made = plots.accuracy(synthetic.accuracy_records("mest"), tmp_path)
+    assert made == []
+    made = plots.accuracy(synthetic.accuracy_records("static_mask"), tmp_path)
+    assert [m[0] for m in made] == ["accuracy-digits.png", "loss-digits.png"]

@@ -30,6 +30,9 @@ class Method:
     name: str = ""  # the package name
     suite: str = ""  # the records' suite field of its benchmark cases
     title: str = ""  # one line for tables and reports
+    # its figures draw its own accuracy runs (axes the generic accuracy panel cannot label, e.g.
+    # a lambda or a variant grid): the report's generic accuracy figure leaves it out
+    own_accuracy_figure: bool = False
     rate_label: str = "sparsity"  # what BenchCase.sparsity means for it (axis label)
     stages: tuple[str, ...] = ()  # its benchmark stages in report order (sparsebench.stages names)
     # claim comparisons it defines beyond the generic ones (sparsebench.claims):

@@ -338,7 +338,10 @@ def accuracy(acc_recs: list[dict], out: Path) -> list[tuple[str, str]]:
     for dataset in sorted({r["dataset"] for r in rows}):
         mine = [r for r in rows if r["dataset"] == dataset]
         dense = [r for r in mine if r["method"] == "dense"]
-        methods = sorted({r["method"] for r in mine if r["method"] != "dense"}) or ["dense"]
+        own = _own_accuracy_figures()
+        methods = sorted({r["method"] for r in mine if r["method"] != "dense" and r["method"] not in own})
+        if not methods:
+            continue  # every method here draws its own (the table above still lists them)
         ncols = min(3, len(methods))
         nrows = (len(methods) + ncols - 1) // ncols
         fig = Figure(figsize=(4.4 * ncols + 0.6, 3.4 * nrows + 1.2))
@@ -387,6 +390,16 @@ def accuracy(acc_recs: list[dict], out: Path) -> list[tuple[str, str]]:
                         + (f" (first 40 of {len(curves)} runs)" if len(curves) > 40 else ""), ", ".join(machines))
             made.append((_save(fig, out, f"loss-{_slug(dataset)}.png"), f"Training loss curves on {dataset}."))
     return made
+
+
+def _own_accuracy_figures() -> set[str]:
+    """Methods whose own report section draws their accuracy runs (Method.own_accuracy_figure)."""
+    try:
+        from ..methods import all_methods
+
+        return {m.name for m in all_methods().values() if m.own_accuracy_figure}
+    except Exception:  # noqa: BLE001 - methods cannot load here: draw everything
+        return set()
 
 
 def _first_seed(runs, row) -> dict:

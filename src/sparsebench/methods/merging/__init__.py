@@ -29,6 +29,7 @@ class _Label:  # what a progress callback reads of a case
 class MergingMethod(Method):
     name = "merging"
     title = "data-free neuron merging (FC surgery, filter merging) vs plain pruning"
+    own_accuracy_figure = True  # its figures section draws its accuracy runs
     rate_label = "fraction of units removed"
     claim_measures = {"merge_vs_prune": _merge_vs_prune}
 

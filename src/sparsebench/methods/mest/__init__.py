@@ -59,6 +59,7 @@ class MestMethod(Method):
     name = "mest"
     suite = bench.SUITE
     title = "MEST: memory-economic sparse training (sparse init, prune/grow mutation, EM, EM&S)"
+    own_accuracy_figure = True  # its figures section draws its accuracy runs
     rate_label = "weight sparsity s"
     stages = bench.STAGES
     bench = bench

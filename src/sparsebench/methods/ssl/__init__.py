@@ -29,6 +29,7 @@ class SslMethod(Method):
     name = "ssl"
     suite = bench.SUITE
     title = "SSL group Lasso (filters, filter shapes), compacted dense convolution"
+    own_accuracy_figure = True  # its figures section draws its accuracy runs
     rate_label = "FLOP sparsity (ssl-paper: the plan's mean, per-layer values in the records)"
     stages = bench.STAGES
     bench = bench
