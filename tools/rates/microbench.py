@@ -30,7 +30,6 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--isa", default=None)
-    ap.add_argument("--legacy", action="store_true")
     a = ap.parse_args()
     from sparsebench.cases import OURS, BenchCase
     from sparsebench.methods.static_mask import bench as smb
@@ -40,17 +39,6 @@ def main():
     sb = smb.build(case)
     impls = sb.impls
     fns = {k: v for k, v in impls.items() if k in (OURS, "torch-dense", "torch-dense-channels_last")}
-    if a.legacy:  # the pre-SpMM CSR path, timed interleaved beside the new one (dev switch)
-        ours = fns[OURS]
-
-        def legacy():
-            os.environ["SB_CSR_LEGACY"] = "1"
-            try:
-                return ours()
-            finally:
-                del os.environ["SB_CSR_LEGACY"]
-
-        fns["legacy"] = legacy
     for f in fns.values():
         f()
     reps = {}
@@ -62,13 +50,12 @@ def main():
         for k, f in fns.items():
             times[k].append(timeit(f, reps[k]))
     med = {k: statistics.median(v) for k, v in times.items()}
-    dense = min(v for k, v in med.items() if k not in (OURS, "legacy"))
+    dense = min(v for k, v in med.items() if k != OURS)
     eff_flops = sb.effective_flops
     dense_flops = sb.dense_flops
     print(f"{a.layer:<20} {a.scheme:<12} {a.stage:<20} s={a.s} t={a.threads}: "
           + "  ".join(f"{k}={v*1e3:.3f}ms" for k, v in med.items())
           + f"  speedup={dense/med[OURS]:.2f} eff={dense/med[OURS]*eff_flops/dense_flops:.3f}"
-          + (f" legacy speedup={dense/med['legacy']:.2f} new/legacy={med['legacy']/med[OURS]:.2f}" if a.legacy else "")
           + f"  ours {eff_flops/med[OURS]/1e9:.1f} useful GFLOP/s, dense {dense_flops/dense/1e9:.1f} GFLOP/s")
 
 
