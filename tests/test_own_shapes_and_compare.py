@@ -232,3 +232,22 @@ def test_python_api_returns_the_records_the_cli_writes(tmp_path):
     assert "linear:in=32,out=16,batch=8" in api.table(recs) and api.rows(recs)[0]["scheme"] == "filter"
     with pytest.raises(ValueError, match="no case"):
         api.measure(schemes=["no-such"], stages=["forward"])
+
+
+def test_table_reports_useful_and_dense_gflops():
+    """Each row names ours' useful GFLOP/s (effective FLOPs / median) and the torch-dense
+    baseline's GFLOP/s (dense FLOPs / its median), beside the efficiency."""
+    from synthetic_records import stage_record
+
+    from sparsebench.harness.table import speedup_table, table_rows
+
+    m = {"dense_flops": 4e9, "effective_flops": 4e8, "flop_reduction": 10.0, "baseline_median_s": 0.04,
+         "speedup_vs_torch_dense": 2.0, "sparsity_reached": 0.9}
+    recs = [stage_record("x86", "weight_sparse", "linear-1024", "unstructured", "forward", 0.9, "sparsebench", 0.02,
+                         **m),
+            stage_record("x86", "weight_sparse", "linear-1024", "unstructured", "forward", 0.9, "torch-dense", 0.04,
+                         **{**m, "speedup_vs_torch_dense": 1.0})]
+    (row,) = table_rows(recs)
+    assert row["ours GFLOP/s"] == pytest.approx(20.0) and row["dense GFLOP/s"] == pytest.approx(100.0)
+    assert row["sparsebench efficiency"] == pytest.approx(0.2)
+    assert "GFLOP/s" in speedup_table(recs)

@@ -358,6 +358,19 @@ inline void store_partial(float* p, F a, int n) {
     std::memcpy(p, buf, sizeof(float) * n);
 }
 
+// Lanes [0, n) from p[0..n) (0 <= n <= W), the others zero; p[l] for l >= n is never read (it
+// need not be addressable memory).
+inline F load_lanes(const float* p, int n) {
+#if defined(SB_ISA_AVX512)
+    return {_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), p)};
+#elif defined(SB_ISA_AVX2)
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return {_mm256_maskload_ps(p, m)};
+#else
+    return load_partial(p, n);
+#endif
+}
+
 // Writes lanes [lo, hi) of a to p[lo], ..., p[hi - 1] (0 <= lo <= hi <= W); p[l] outside that range
 // is neither read nor written (it need not be addressable memory).
 inline void store_lanes(float* p, F a, int lo, int hi) {

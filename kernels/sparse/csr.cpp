@@ -107,6 +107,78 @@ void plan_tiles(TileRun& P, int W, int threads) {
     P.total = total;
 }
 
+// L1 bytes the input window of one SpMM (tile, channel chunk) may take.
+constexpr int64_t kSpmmWindowBytes = 32 << 10;
+
+// The tiling of an SpMM (csr_plan::SpmmRun) for vectors of W lanes: tiles of at most kMaxAcc
+// vectors (nb images x vv vectors when a row is short), channel chunks so that one chunk's input
+// window (chans rows of the tile) stays in L1, row chunks when there are too few tiles.
+// nchan: input rows; chan: floats between input rows (offs / chan = the row of a nonzero).
+void plan_spmm(SpmmRun& P, int64_t nchan, int64_t chan, int W, int threads) {
+    P.items.clear();
+    P.total = 0;
+    if (P.L <= 0 || P.nimg <= 0 || P.R <= 0) return;
+    const int64_t V = cdiv(P.L, W);
+    int max_tile = 1;
+    if (V >= kMaxAcc) {
+        const int64_t nt = cdiv(V, kMaxAcc);
+        for (int64_t n = 0; n < P.nimg; ++n) {
+            int64_t v0 = 0;
+            for (int64_t t = 0; t < nt; ++t) {
+                const int64_t vv = V / nt + (t < V % nt ? 1 : 0);
+                P.items.push_back({1, int(vv), n, v0 * W});
+                max_tile = std::max<int>(max_tile, int(vv));
+                v0 += vv;
+            }
+        }
+    } else {
+        const int64_t NB = kMaxAcc / V;
+        for (int64_t n0 = 0; n0 < P.nimg; n0 += NB) {
+            const int nb = int(std::min(NB, P.nimg - n0));
+            P.items.push_back({nb, int(V), n0, 0});
+            max_tile = std::max<int>(max_tile, nb * int(V));
+        }
+    }
+    const int64_t nnz = P.ptr[P.R];
+    const int64_t win = int64_t(sizeof(float)) * max_tile * W;  // per input row
+    int64_t cpc = std::max<int64_t>(1, kSpmmWindowBytes / win);
+    int64_t nch = cdiv(nchan, cpc);
+    if (nch > 1 && double(nnz) / double(P.R * nch) < kMinNnzPerChunk) {
+        nch = std::max<int64_t>(1, int64_t(double(nnz) / double(P.R) / kMinNnzPerChunk));
+        cpc = cdiv(nchan, nch);
+        nch = cdiv(nchan, cpc);
+    }
+    P.nch = nch;
+    P.cptr = nullptr;
+    if (nch > 1) {
+        int32_t* cp = ws::get<int32_t>(ws::kPointers, P.R * (nch + 1));
+        const int64_t span = cpc * chan;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int64_t r = 0; r < P.R; ++r) {
+            int32_t k = P.ptr[r];
+            const int32_t k1 = P.ptr[r + 1];
+            int32_t* o = cp + r * (nch + 1);
+            for (int64_t j = 0; j < nch; ++j) {
+                o[j] = k;
+                while (k < k1 && P.offs[k] < (j + 1) * span) ++k;
+            }
+            o[nch] = k1;
+        }
+        P.cptr = cp;
+    }
+    const int64_t want = 4 * int64_t(threads);
+    const int64_t ni = int64_t(P.items.size());
+    P.nrc = ni >= want ? 1 : std::min<int64_t>(P.R, cdiv(want, ni));
+    P.rchunk = cdiv(P.R, P.nrc);
+    P.nrc = cdiv(P.R, P.rchunk);
+    P.total = ni * P.nrc;
+}
+
+// The 1x1, stride-1, unpadded conv: an SpMM on the NCHW planes themselves (no relayout).
+bool is_pointwise(const ConvGeometry& g) {
+    return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+}
+
 // The SDDMM run of a plan: images per chunk (enough vectors to amortize the horizontal sums,
 // few enough for L2), from the shapes and W only, never from threads: results are
 // thread-count independent.
@@ -172,9 +244,29 @@ void csr_conv_forward(Isa isa, const ConvGeometry& g, const int32_t* row_ptr, co
     const CsrKernels& K = csr_for(isa);
     const int W = K.W;
     if (g.N == 0 || g.Cout == 0 || g.Ho <= 0 || g.Wo <= 0) return;
+    ws::Scope scope;
+    if (is_pointwise(g)) {
+        const int64_t L = g.H * g.W, nnz = row_ptr[g.Cout];
+        int32_t* offs = ws::get<int32_t>(ws::kIndex, nnz);
+        for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * L);
+        SpmmRun sp;
+        sp.in = x;
+        sp.in_img = g.Cin * L;
+        sp.ptr = row_ptr;
+        sp.offs = offs;
+        sp.vals = val;
+        sp.R = g.Cout;
+        sp.L = L;
+        sp.nimg = g.N;
+        sp.out = y;
+        sp.out_img = g.Cout * L;
+        sp.out_row = L;
+        plan_spmm(sp, g.Cin, L, W, threads);
+        K.run_spmm(sp, threads);
+        return;
+    }
     const int64_t Wq = cdiv(g.W + 2 * g.pad(), g.stride());
     const int64_t L = g.Ho * Wq;
-    ws::Scope scope;
     const Prepared P = prepare_input(K, g, x, cdiv(L, W) * W, threads);
     const int32_t* offs = forward_offsets(g, P, row_ptr, col, threads);
     TileRun pl;
@@ -202,6 +294,31 @@ void csr_conv_backward_data(Isa isa, const ConvGeometry& g, const int32_t* tptr,
     const CsrKernels& K = csr_for(isa);
     const int W = K.W;
     if (g.N == 0 || g.Cin == 0 || g.H == 0 || g.W == 0) return;
+    if (is_pointwise(g)) {
+        ws::Scope scope;
+        const int64_t L = g.H * g.W, nnz = tptr[g.Cin];
+        float* tval = ws::get<float>(ws::kValues, nnz);
+        int32_t* toff = ws::get<int32_t>(ws::kIndex, nnz);
+        for (int64_t t = 0; t < nnz; ++t) {
+            tval[t] = val[tsrc[t]];
+            toff[t] = int32_t(tco[t] * L);
+        }
+        SpmmRun sp;
+        sp.in = dy;
+        sp.in_img = g.Cout * L;
+        sp.ptr = tptr;
+        sp.offs = toff;
+        sp.vals = tval;
+        sp.R = g.Cin;
+        sp.L = L;
+        sp.nimg = g.N;
+        sp.out = dx;
+        sp.out_img = g.Cin * L;
+        sp.out_row = L;
+        plan_spmm(sp, g.Cout, L, W, threads);
+        K.run_spmm(sp, threads);
+        return;
+    }
     const int64_t s = g.stride(), ncls = s * s;
     const int64_t qh = cdiv(g.kh, s) - 1, qw = cdiv(g.kw, s) - 1;
     std::vector<int64_t> alo_h(s), ah(s), alo_w(s), aw(s);
@@ -311,31 +428,28 @@ void csr_linear_forward(Isa isa, int64_t B, int64_t in, int64_t out, const int32
     const int W = K.W;
     if (B == 0 || out == 0) return;
     ws::Scope scope;
-    const int64_t slack = cdiv(B, W) * W + 2 * W;
-    float* xt = ws::get<float>(ws::kInput, in * B + slack);
-    std::fill(xt + in * B, xt + in * B + slack, 0.0f);
+    // yt (out, B) = W (out, in) x xt (in, B): the batch as the vector dimension, then y = yt^T.
+    float* xt = ws::get<float>(ws::kInput, in * B);
+    float* yt = ws::get<float>(ws::kOutput, out * B);
     K.transpose(x, B, in, xt, B, threads);
     const int64_t nnz = row_ptr[out];
     int32_t* offs = ws::get<int32_t>(ws::kIndex, nnz);
     for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * B);
-    TileRun pl;
-    pl.in = xt;
-    pl.img = in * B;
-    pl.nimg = 1;
-    pl.RS = B;
-    pl.cls = {ClassGeom{B, 1, B, 0, 0, out}};
-    pl.R = out;
-    pl.ptr = row_ptr;
-    pl.vals = val;
-    pl.offs = offs;
-    pl.chan = B;
-    pl.chan_window = 0;
-    pl.chan_runs = 1;
-    pl.out = y;
-    pl.dst_img = 0;
-    pl.dst_ch = 1;
-    plan_tiles(pl, W, threads);
-    K.run_tiles(pl, threads);
+    SpmmRun sp;
+    sp.in = xt;
+    sp.in_img = 0;
+    sp.ptr = row_ptr;
+    sp.offs = offs;
+    sp.vals = val;
+    sp.R = out;
+    sp.L = B;
+    sp.nimg = 1;
+    sp.out = yt;
+    sp.out_img = 0;
+    sp.out_row = B;
+    plan_spmm(sp, in, B, W, threads);
+    K.run_spmm(sp, threads);
+    K.transpose(yt, out, B, y, out, threads);
 }
 
 void csr_linear_backward_data(Isa isa, int64_t B, int64_t in, int64_t out, const int32_t* tptr, const int32_t* tsrc,
@@ -344,9 +458,9 @@ void csr_linear_backward_data(Isa isa, int64_t B, int64_t in, int64_t out, const
     const int W = K.W;
     if (B == 0 || in == 0) return;
     ws::Scope scope;
-    const int64_t slack = cdiv(B, W) * W + 2 * W;
-    float* dyt = ws::get<float>(ws::kInput, out * B + slack);
-    std::fill(dyt + out * B, dyt + out * B + slack, 0.0f);
+    // dxt (in, B) = W^T (in, out) x dyt (out, B) with the transposed structure, then dx = dxt^T.
+    float* dyt = ws::get<float>(ws::kInput, out * B);
+    float* dxt = ws::get<float>(ws::kOutput, in * B);
     K.transpose(dy, B, out, dyt, B, threads);
     const int64_t nnz = tptr[in];
     float* tval = ws::get<float>(ws::kValues, nnz);
@@ -355,24 +469,21 @@ void csr_linear_backward_data(Isa isa, int64_t B, int64_t in, int64_t out, const
         tval[t] = val[tsrc[t]];
         toff[t] = int32_t(tco[t] * B);
     }
-    TileRun pl;
-    pl.in = dyt;
-    pl.img = out * B;
-    pl.nimg = 1;
-    pl.RS = B;
-    pl.cls = {ClassGeom{B, 1, B, 0, 0, in}};
-    pl.R = in;
-    pl.ptr = tptr;
-    pl.vals = tval;
-    pl.offs = toff;
-    pl.chan = B;
-    pl.chan_window = 0;
-    pl.chan_runs = 1;
-    pl.out = dx;
-    pl.dst_img = 0;
-    pl.dst_ch = 1;
-    plan_tiles(pl, W, threads);
-    K.run_tiles(pl, threads);
+    SpmmRun sp;
+    sp.in = dyt;
+    sp.in_img = 0;
+    sp.ptr = tptr;
+    sp.offs = toff;
+    sp.vals = tval;
+    sp.R = in;
+    sp.L = B;
+    sp.nimg = 1;
+    sp.out = dxt;
+    sp.out_img = 0;
+    sp.out_row = B;
+    plan_spmm(sp, out, B, W, threads);
+    K.run_spmm(sp, threads);
+    K.transpose(dxt, in, B, dx, in, threads);
 }
 
 void csr_linear_weight_grad_sampled(Isa isa, int64_t B, int64_t in, int64_t out, const int32_t* row_ptr, const int32_t* col,

@@ -12,6 +12,11 @@
 // vectors, and a nonzero's column decodes to one int32 offset per call (amortized over the tile).
 // Backward-data is the same kernel on the padded output-gradient with the transposed CSR, one
 // pass per stride residue class (rh, rw), scattering into dX with stride s.
+// The 1x1 stride-1 unpadded conv (forward, backward-data) and the linear layer (forward,
+// backward-data) run instead as an SpMM with the positions as the vector dimension
+// (csr_plan::SpmmRun): on the NCHW planes themselves for the 1x1 conv (no relayout at all), on
+// transposed activations (batch innermost) for the linear layer; the tile is stored straight
+// into the output, the next tile's output lines are prefetched for writing.
 // The sampled weight gradient (SDDMM) dots the flattened dY row of co (zeros in the garbage
 // columns) with the shifted prepared input, 8 nonzeros of a row per register tile.
 //
@@ -93,6 +98,36 @@ struct SddmmRun {
     float* dval;
 };
 
+// Sparse-weight x dense-activation SpMM with the positions as the vector dimension (the layout
+// of Elsen et al., "Fast Sparse ConvNets", 2020): the 1x1 stride-1 unpadded conv (positions =
+// the H*W pixels of one image, read straight from NCHW) and the linear layer (positions = the
+// batch, on transposed activations). For image n, row r and position q < L:
+//   out[n*out_img + r*out_row + q] = sum_{k in row r} vals[k] * in[n*in_img + offs[k] + q].
+// A register tile of nb images x vv vectors of positions stays in registers while every nonzero
+// of the row streams past (load + FMA, no store in the loop); the tile is stored once per row,
+// straight into the output (masked at the last partial vector of a row). Rows run inside a tile,
+// so the tile's input window is reused by all rows; in channel chunks (cptr) when the window
+// would not fit in L1 (partial sums then go through the output).
+struct SpmmItem {
+    int nb, vv;
+    int64_t n0, p0;
+};
+struct SpmmRun {
+    const float* in;
+    int64_t in_img;
+    const int32_t* ptr;   // R + 1
+    const int32_t* offs;  // per nonzero, nondecreasing inside a row
+    const float* vals;
+    int64_t R, L, nimg;
+    float* out;
+    int64_t out_img, out_row;
+    // The plan (csr.cpp plan_spmm): tiles, channel chunks (cptr: R * (nch + 1) when nch > 1), row
+    // chunks, total work items.
+    std::vector<SpmmItem> items;
+    int64_t nch = 1, nrc = 1, rchunk = 0, total = 0;
+    const int32_t* cptr = nullptr;
+};
+
 }  // namespace csr_plan
 
 // The per-ISA microkernels (csr_impl.cpp).
@@ -100,6 +135,7 @@ struct CsrKernels {
     int W;  // float lanes per vector: the plans are made for it
     void (*run_tiles)(const csr_plan::TileRun& run, int threads);
     void (*run_sddmm)(const csr_plan::SddmmRun& run, int threads);
+    void (*run_spmm)(const csr_plan::SpmmRun& run, int threads);
     // Layout passes, compiled with the variant's flags (auto-vectorized) as before the split:
     // fill a prepared input laid out by csr.cpp (csr_plan::Prepared) from x (N, Cin, H, W);
     void (*prepare_input)(const ConvGeometry& g, const csr_plan::Prepared& P, const float* x, int threads);

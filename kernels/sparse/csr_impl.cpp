@@ -128,6 +128,103 @@ void run_tiles(const TileRun& P, int threads) {
     }
 }
 
+// --- SpMM core: positions as the vector dimension (csr_plan::SpmmRun) ------------------------
+
+// One tile of one row: acc[b][v] (+)= w_k * in0[b*img + off_k + v*W] for k in [k0, k1), starting
+// from the output when accum (a partial sum of the row's earlier channel chunks, so the order of
+// the sums never changes), stored straight to o0 + b*oimg + v*W. TAIL: the last vector of every
+// image holds only `tail` valid lanes (loads and stores masked: nothing past them is touched).
+template <int NB, int VV, bool TAIL>
+void spmm_tile(const float* in0, int64_t img, const int32_t* offs, const float* vals, int64_t k0, int64_t k1,
+               float* o0, int64_t oimg, int tail, bool accum) {
+    F acc[NB * VV];
+    if (accum) {
+        for (int b = 0; b < NB; ++b)
+            for (int v = 0; v < VV; ++v)
+                acc[b * VV + v] = (TAIL && v == VV - 1) ? load_lanes(o0 + b * oimg + v * W, tail)
+                                                        : load(o0 + b * oimg + v * W);
+    } else {
+        for (int i = 0; i < NB * VV; ++i) acc[i] = zero();
+    }
+    for (int64_t k = k0; k < k1; ++k) {
+        const F w = set1(vals[k]);
+        const float* p = in0 + offs[k];
+        for (int b = 0; b < NB; ++b)
+            for (int v = 0; v < VV; ++v) {
+                const F x = (TAIL && v == VV - 1) ? load_lanes(p + b * img + v * W, tail) : load(p + b * img + v * W);
+                acc[b * VV + v] = fmadd(w, x, acc[b * VV + v]);
+            }
+    }
+    for (int b = 0; b < NB; ++b)
+        for (int v = 0; v < VV; ++v) {
+            if (TAIL && v == VV - 1) store_lanes(o0 + b * oimg + v * W, acc[b * VV + v], 0, tail);
+            else store(o0 + b * oimg + v * W, acc[b * VV + v]);
+        }
+}
+
+using SpmmFn = void (*)(const float*, int64_t, const int32_t*, const float*, int64_t, int64_t, float*, int64_t, int,
+                        bool);
+
+template <int NB, int VV, bool TAIL>
+constexpr SpmmFn pick_spmm() {
+    if constexpr (NB * VV <= kMaxAcc) return &spmm_tile<NB, VV, TAIL>;
+    else return nullptr;
+}
+#define SB_SPMM_ROW(NB, T)                                                                                       \
+    {pick_spmm<NB, 1, T>(), pick_spmm<NB, 2, T>(), pick_spmm<NB, 3, T>(), pick_spmm<NB, 4, T>(),             \
+     pick_spmm<NB, 5, T>(), pick_spmm<NB, 6, T>(), pick_spmm<NB, 7, T>(), pick_spmm<NB, 8, T>()}
+#define SB_SPMM_TAB(T)                                                                                           \
+    {SB_SPMM_ROW(1, T), SB_SPMM_ROW(2, T), SB_SPMM_ROW(3, T), SB_SPMM_ROW(4, T),                             \
+     SB_SPMM_ROW(5, T), SB_SPMM_ROW(6, T), SB_SPMM_ROW(7, T), SB_SPMM_ROW(8, T)}
+const SpmmFn kSpmm[2][8][8] = {SB_SPMM_TAB(false), SB_SPMM_TAB(true)};
+#undef SB_SPMM_TAB
+#undef SB_SPMM_ROW
+
+void run_spmm(const SpmmRun& P, int threads) {
+    if (P.total == 0) return;
+    const int64_t nch = P.nch, nrc = P.nrc, rchunk = P.rchunk, R = P.R, L = P.L;
+    const int tail = int(L % W);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int64_t it = 0; it < P.total; ++it) {
+        const SpmmItem& I = P.items[it / nrc];
+        const int64_t r0 = (it % nrc) * rchunk, r1 = std::min(R, r0 + rchunk);
+        const bool has_tail = tail > 0 && I.p0 + int64_t(I.vv) * W > L;
+        const SpmmFn fn = kSpmm[has_tail ? 1 : 0][I.nb - 1][I.vv - 1];
+        const float* in0 = P.in + I.n0 * P.in_img + I.p0;
+        float* o0 = P.out + I.n0 * P.out_img + I.p0;
+        // The next tile's output lines of the same row, requested for writing one tile ahead:
+        // the rows of a tile are far apart (one output plane each), too many streams for the
+        // hardware prefetcher, and a store that misses waits for the line (read for ownership).
+        const float* pf = nullptr;
+        int64_t pf_floats = 0, pf_img = 0;
+        int pf_nb = 0;
+        if (it + nrc < P.total) {
+            const SpmmItem& J = P.items[(it + nrc) / nrc];
+            pf = P.out + J.n0 * P.out_img + J.p0;
+            pf_floats = std::min<int64_t>(int64_t(J.vv) * W, L - J.p0);
+            pf_nb = J.nb;
+            pf_img = P.out_img;
+        }
+        if (nch == 1) {
+            for (int64_t r = r0; r < r1; ++r) {
+                if (pf)
+                    for (int b = 0; b < pf_nb; ++b) {
+                        const char* q = reinterpret_cast<const char*>(pf + b * pf_img + r * P.out_row);
+                        for (int64_t off = 0; off < pf_floats * 4; off += 64) __builtin_prefetch(q + off, 1, 3);
+                    }
+                fn(in0, P.in_img, P.offs, P.vals, P.ptr[r], P.ptr[r + 1], o0 + r * P.out_row, P.out_img, tail, false);
+            }
+            continue;
+        }
+        for (int64_t j = 0; j < nch; ++j)
+            for (int64_t r = r0; r < r1; ++r) {
+                const int32_t* cp = P.cptr + r * (nch + 1);
+                if (j > 0 && cp[j] == cp[j + 1]) continue;
+                fn(in0, P.in_img, P.offs, P.vals, cp[j], cp[j + 1], o0 + r * P.out_row, P.out_img, tail, j > 0);
+            }
+    }
+}
+
 // --- SDDMM core: dval[k] = sum_n sum_p dyf[n, row, p] * x[n, off_k + p], p < Lp -------------
 
 template <int T>
@@ -228,6 +325,6 @@ void transpose(const float* a, int64_t rows, int64_t cols, float* out, int64_t l
 
 }  // namespace
 
-extern const CsrKernels csr = {W, &run_tiles, &run_sddmm, &prepare_input, &transpose};
+extern const CsrKernels csr = {W, &run_tiles, &run_sddmm, &run_spmm, &prepare_input, &transpose};
 
 }  // namespace sb::SB_ISA_NS

@@ -126,7 +126,8 @@ def note(baseline_layout: str = "best") -> str:
             "the layout it is against: nc = NCHW, cl = channels_last, rm = row-major (linear); the torch-dense "
             "columns read as their speedup over that baseline (1.00 = the winner); peers' ratios come from their "
             "own child process (NCHW); front_end rows: GB/s; 'x fwd': ours' time as a multiple of one forward of "
-            "the same layer (mask_update); density: nonzero fraction ours reached (weights, or pruned dO)")
+            "the same layer (mask_update); density: nonzero fraction ours reached (weights, or pruned dO); "
+            "GFLOP/s: ours' useful (effective FLOPs / median time); dense: the torch-dense baseline's GFLOP/s")
 
 
 NOTE = note()
@@ -156,7 +157,7 @@ def _grid(records: list[dict], baseline_layout: str = "best"):
         if c["impl"] == OURS:
             reached = m.get("sparsity_reached")
             ours_time[key][c["sparsity"]] = (m["median_s"] * 1e3, m.get("ratio_to_reference"),
-                                             None if reached is None else 1.0 - reached)
+                                             None if reached is None else 1.0 - reached, *rates(m))
     for (machine, case_id, impl), text in status.items():
         parts = case_id.rsplit("/", 3)  # suite/layer/scheme + stage, s<x>, t<n> (a layer spec may hold '/')
         head = parts[0].split("/", 1)
@@ -168,6 +169,16 @@ def _grid(records: list[dict], baseline_layout: str = "best"):
     impls = [i for i in impl_columns([*recs, *(r for r in records if r.get("kind") == "peer-error")])
              if any(i in d for g in grid.values() for d in g.values())]
     return grid, ours_time, impls, recs
+
+
+def rates(m: dict) -> tuple[float | None, float | None]:
+    """(ours' useful GFLOP/s: effective FLOPs / median time, the torch-dense baseline's GFLOP/s:
+    dense FLOPs / its median time) of one record's metrics; None where not recorded."""
+    eff, dense, base = m.get("effective_flops"), m.get("dense_flops"), m.get("baseline_median_s")
+    ours = m.get("effective_gflops")
+    if ours is None and eff and m.get("median_s"):
+        ours = eff / m["median_s"] / 1e9
+    return ours, (dense / base / 1e9 if dense and base else None)
 
 
 def table_rows(records: Iterable[dict], baseline_layout: str = "best") -> list[dict]:
@@ -188,8 +199,9 @@ def table_rows(records: Iterable[dict], baseline_layout: str = "best") -> list[d
                 row[impl] = val
                 row[f"{impl} efficiency"] = eff
                 row[f"{impl} baseline layout"] = layout
-            ms, rel, dens = ours_time[key].get(s, (None, None, None))
+            ms, rel, dens, gf, dgf = ours_time[key].get(s, (None,) * 5)
             row["ours ms"], row["x fwd"], row["density"] = ms, rel, dens
+            row["ours GFLOP/s"], row["dense GFLOP/s"] = gf, dgf
             for impl in impls:
                 if impl not in REFERENCE_IMPLS:
                     worst, med, _ = be.get((machine, scheme, stage, threads, impl), (None, None, 0))
@@ -207,7 +219,7 @@ def speedup_table(records: Iterable[dict], baseline_layout: str = "best") -> str
     lw = max([15, *(len(k[2]) for k in grid)])
     header = f"{'layer':<{lw}} {'stage':<19} {'scheme':<24} {'thr':>3} {'sparsity':>8}  " + "  ".join(
         f"{i:>16}" for i in impls
-    ) + f"  {'ours ms':>9} {'x fwd':>6} {'density':>7}"
+    ) + f"  {'ours ms':>9} {'x fwd':>6} {'density':>7} {'GFLOP/s':>7} {'dense':>6}"
     current_machine = None
     for key in sorted(grid):
         machine, suite, layer, stage, scheme, threads = key
@@ -217,10 +229,12 @@ def speedup_table(records: Iterable[dict], baseline_layout: str = "best") -> str
         for s in sorted(grid[key]):
             row = grid[key][s]
             cells = "  ".join(_cell(*row.get(i, (None, None, None))) for i in impls)
-            ms, rel, dens = ours_time[key].get(s, (None, None, None))
+            ms, rel, dens, gf, dgf = ours_time[key].get(s, (None,) * 5)
             tail = f"  {ms:>9.3f}" if ms is not None else f"  {'-':>9}"
             tail += f" {rel:>6.2f}" if rel is not None else f" {'':>6}"
             tail += f" {dens:>7.3f}" if dens is not None else f" {'':>7}"
+            tail += f" {gf:>7.1f}" if gf is not None else f" {'':>7}"
+            tail += f" {dgf:>6.1f}" if dgf is not None else f" {'':>6}"
             lines.append(f"{layer:<{lw}} {stage:<19} {scheme:<24} {threads:>3} {s:>8.2f}  {cells}{tail}")
     lines += ["", break_even_table(recs, baseline_layout)]
     return "\n".join(lines)

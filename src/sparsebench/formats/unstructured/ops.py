@@ -52,13 +52,20 @@ _CONV = {
     "wide-32x32": (1, 3, 32, 33, 2, 3, 1, 1),
     "tiny-1x1img": (3, 2, 1, 1, 2, 3, 1, 1),
     "empty-batch": (0, 3, 5, 5, 2, 3, 1, 1),
+    # the pointwise SpMM path (1x1, stride 1, no padding): several pixel tiles per image with a
+    # partial last vector, channel chunks (many nonzeros per row) forward / backward-data, and
+    # images packed into one tile (7x7 planes, odd batch)
+    "1x1s1-big": (2, 520, 13, 13, 9, 1, 1, 0),
+    "1x1s1-wideout": (2, 9, 12, 12, 530, 1, 1, 0),
+    "1x1s1-7x7": (3, 40, 7, 7, 24, 1, 1, 0),
 }
+_FULL_SWEEP = ("3x3s1p1", "3x3s2p1", "1x1s1-big", "1x1s1-wideout")
 _SPARSITIES = (0.0, 0.5, 0.9, 0.99, 1.0)
 
 
 def _conv_cases(stage):
     for name, (N, Cin, H, W, Cout, k, s, p) in _CONV.items():
-        for sp in (_SPARSITIES if name in ("3x3s1p1", "3x3s2p1") else (0.5, 0.9)):
+        for sp in (_SPARSITIES if name in _FULL_SWEEP else (0.5, 0.9)):
             for empty_rows in ((False, True) if sp == 0.5 else (False,)):
                 def make(N=N, Cin=Cin, H=H, W=W, Cout=Cout, k=k, s=s, p=p, sp=sp, er=empty_rows):
                     w, m = _masked_weight((Cout, Cin, k, k), sp, 1, er)
@@ -66,7 +73,7 @@ def _conv_cases(stage):
                     x = torch.randn(N, Cin, H, W, generator=gen)
                     Ho, Wo = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1
                     dy = torch.randn(N, Cout, Ho, Wo, generator=gen)
-                    if sp == 0.9 and name == "3x3s1p1":
+                    if sp == 0.9 and name in ("3x3s1p1", "1x1s1-big"):
                         x.zero_()  # all-zero activations
                     return {"weight": w, "mask": m, "x": x, "dy": dy, "stride": s, "padding": p}
 
@@ -76,12 +83,15 @@ def _conv_cases(stage):
                            Comparison.float32_reduction(red, scale=float(red) ** 0.5))
 
 
-_LIN = {"odd": (7, 13, 5), "batch1": (1, 33, 17), "b64": (64, 40, 24), "b130": (130, 19, 31), "empty": (0, 8, 4)}
+# b200-in600 / b37-out700: several batch tiles with a partial last vector and channel chunks
+# (many nonzeros per row) in forward and backward-data
+_LIN = {"odd": (7, 13, 5), "batch1": (1, 33, 17), "b64": (64, 40, 24), "b130": (130, 19, 31), "empty": (0, 8, 4),
+        "b200-in600": (200, 600, 24), "b37-out700": (37, 11, 700)}
 
 
 def _linear_cases(stage):
     for name, (B, fin, fout) in _LIN.items():
-        for sp in (_SPARSITIES if name == "odd" else (0.5, 0.99)):
+        for sp in (_SPARSITIES if name in ("odd", "b200-in600") else (0.5, 0.99)):
             def make(B=B, fin=fin, fout=fout, sp=sp):
                 w, m = _masked_weight((fout, fin), sp, 3, sp == 0.5)
                 gen = torch.Generator().manual_seed(4)
