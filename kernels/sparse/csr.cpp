@@ -237,6 +237,26 @@ int32_t* forward_offsets(const ConvGeometry& g, const Prepared& P, const int32_t
     return offs;
 }
 
+// A 1x1 stride-1 conv stage as one positions-innermost SpMM on NCHW planes: R output rows of
+// `in_ch` input planes of L positions per image (forward: W x X; backward-data: W^T x dY).
+void run_pointwise(const CsrKernels& K, const float* in, int64_t in_ch, const int32_t* ptr, const int32_t* offs,
+                   const float* vals, int64_t R, int64_t L, int64_t N, float* out, int threads) {
+    SpmmRun sp;
+    sp.in = in;
+    sp.in_img = in_ch * L;
+    sp.ptr = ptr;
+    sp.offs = offs;
+    sp.vals = vals;
+    sp.R = R;
+    sp.L = L;
+    sp.nimg = N;
+    sp.out = out;
+    sp.out_img = R * L;
+    sp.out_row = L;
+    plan_spmm(sp, in_ch, L, K.W, threads);
+    K.run_spmm(sp, threads);
+}
+
 }  // namespace
 
 void csr_conv_forward(Isa isa, const ConvGeometry& g, const int32_t* row_ptr, const int32_t* col, const float* val,
@@ -249,20 +269,7 @@ void csr_conv_forward(Isa isa, const ConvGeometry& g, const int32_t* row_ptr, co
         const int64_t L = g.H * g.W, nnz = row_ptr[g.Cout];
         int32_t* offs = ws::get<int32_t>(ws::kIndex, nnz);
         for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * L);
-        SpmmRun sp;
-        sp.in = x;
-        sp.in_img = g.Cin * L;
-        sp.ptr = row_ptr;
-        sp.offs = offs;
-        sp.vals = val;
-        sp.R = g.Cout;
-        sp.L = L;
-        sp.nimg = g.N;
-        sp.out = y;
-        sp.out_img = g.Cout * L;
-        sp.out_row = L;
-        plan_spmm(sp, g.Cin, L, W, threads);
-        K.run_spmm(sp, threads);
+        run_pointwise(K, x, g.Cin, row_ptr, offs, val, g.Cout, L, g.N, y, threads);
         return;
     }
     const int64_t Wq = cdiv(g.W + 2 * g.pad(), g.stride());
@@ -303,20 +310,7 @@ void csr_conv_backward_data(Isa isa, const ConvGeometry& g, const int32_t* tptr,
             tval[t] = val[tsrc[t]];
             toff[t] = int32_t(tco[t] * L);
         }
-        SpmmRun sp;
-        sp.in = dy;
-        sp.in_img = g.Cout * L;
-        sp.ptr = tptr;
-        sp.offs = toff;
-        sp.vals = tval;
-        sp.R = g.Cin;
-        sp.L = L;
-        sp.nimg = g.N;
-        sp.out = dx;
-        sp.out_img = g.Cin * L;
-        sp.out_row = L;
-        plan_spmm(sp, g.Cout, L, W, threads);
-        K.run_spmm(sp, threads);
+        run_pointwise(K, dy, g.Cout, tptr, toff, tval, g.Cin, L, g.N, dx, threads);
         return;
     }
     const int64_t s = g.stride(), ncls = s * s;
