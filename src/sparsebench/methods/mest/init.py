@@ -46,7 +46,7 @@ def stream_seed(seed: int, layer: int, purpose: int, counter: int = 0) -> int:
     return int(x)
 
 
-FILL_CHUNK = 1 << 18  # values drawn per chunk (the uniform draw's index and hash temporaries scale with it)
+FILL_CHUNK = 1 << 16  # values drawn per chunk (the uniform draw's index and hash temporaries scale with it)
 
 
 def _fill_uniform(values: torch.Tensor, bound: float, seed: int) -> None:
