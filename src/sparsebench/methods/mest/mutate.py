@@ -175,6 +175,13 @@ def _mutate_lean(layer, n_prune, n_grow, *, optimizer, lam, grad, seed, isa, thr
     same = {k: v for k, v in st.items() if isinstance(v, torch.Tensor) and tuple(v.shape) == shape}
     f32 = {k: v for k, v in same.items() if v.dtype == torch.float32 and v.is_contiguous()}
     others = {k: v for k, v in same.items() if k not in f32}  # moved through the slot map
+    # Everything is checked: what the old weight holds beyond its arrays goes before the new ones
+    # are made (the commit would drop it): the gradient (a ``grad`` argument stays referenced) and
+    # the CSR's cached transposed structure for backward-data (rebuilt on demand).
+    layer.values.grad = None
+    cache = getattr(sw, "_trans", None)
+    if isinstance(cache, dict):
+        cache.clear()
     new_sw, src, dropped, grown, new_states = _plan_lean(sw, n_prune, n_grow, lam, grad, seed, isa, threads,
                                                          states=list(f32.values()), with_src=bool(others))
     new_state = dict(zip(f32, new_states))
