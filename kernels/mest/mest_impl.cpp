@@ -97,12 +97,30 @@ uint64_t radix_kth(int64_t n, int bits, int64_t k, Key key, Pred pred, int64_t* 
     return prefix;
 }
 
+constexpr int64_t kSmallSelect = 4096;  // up to this many units: an index buffer of <= 32 KiB
+
 template <class SKey, class IKey>
 void select_by_keys(int64_t n, int64_t k, int sbits, SKey skey, bool has_ids, IKey ikey, int ibits, uint8_t* drop) {
     std::fill(drop, drop + n, uint8_t(0));
     if (k <= 0) return;
     if (k >= n) {
         std::fill(drop, drop + n, uint8_t(1));
+        return;
+    }
+    if (n <= kSmallSelect) {  // a few units: nth_element on an index buffer beats 16-bit histograms
+        std::vector<int64_t> idx(static_cast<size_t>(n));
+        std::iota(idx.begin(), idx.end(), int64_t(0));
+        auto less = [&](int64_t a, int64_t b) {
+            const uint64_t sa = skey(a), sb = skey(b);
+            if (sa != sb) return sa < sb;
+            if (has_ids) {
+                const uint64_t ia = ikey(a), ib = ikey(b);
+                if (ia != ib) return ia < ib;
+            }
+            return a < b;
+        };
+        std::nth_element(idx.begin(), idx.begin() + k, idx.end(), less);
+        for (int64_t i = 0; i < k; ++i) drop[idx[size_t(i)]] = 1;
         return;
     }
     int64_t lt = 0, eq = 0;
