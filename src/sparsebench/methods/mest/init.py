@@ -1,8 +1,8 @@
 """Sparse initialization directly in the compressed format: a random mask at the target sparsity,
 drawn at the unit level, and values drawn straight into the format's values array. No dense
-weight (nor a dense float mask) of the layer is ever allocated: the largest temporaries are the
-kept positions (int64 per kept weight) and, at sparsity <= 0.5 on the unstructured scheme, one
-byte per weight to take the complement of the drawn zeros.
+weight (nor a dense float mask) of the layer is ever allocated. Unstructured: the CSR comes
+straight from kernels.random_csr (one bit per weight for the drawn set, then row_ptr and int32
+columns), the values are drawn in chunks: no position list, no int64 array per kept weight.
 
 Values: torch's default conv / linear init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform
 with a = sqrt(5)), drawn from the counter-based stream (sparsebench.rng) at each stored slot.
@@ -46,22 +46,16 @@ def stream_seed(seed: int, layer: int, purpose: int, counter: int = 0) -> int:
     return int(x)
 
 
-def _random_positions(n: int, nnz: int, seed: int) -> torch.Tensor:
-    """nnz distinct flat positions of [0, n), ascending, uniformly at random, O(nnz) memory when
-    nnz < n/2 (the kept ones drawn), else the zeros drawn and complemented (a byte per weight)."""
-    empty = torch.zeros(0, dtype=torch.int64)
-    if 2 * nnz < n:
-        return torch.sort(kernels.grow_units(empty, n, nnz, seed)).values
-    zeros = kernels.grow_units(empty, n, n - nnz, seed)
-    keep = torch.ones(n, dtype=torch.bool)
-    keep[zeros] = False
-    return torch.nonzero(keep).flatten()
+FILL_CHUNK = 1 << 16  # values drawn per chunk (the uniform draw's index and hash temporaries scale with it)
 
 
 def _fill_uniform(values: torch.Tensor, bound: float, seed: int) -> None:
-    u = torch.from_numpy(rng.uniform(seed, values.numel()))
+    """values[i] = (2 u_i - 1) * bound, u_i = rng.uniform(seed, .)[i], drawn in chunks."""
+    n = values.numel()
     with torch.no_grad():
-        values.copy_((2.0 * u - 1.0) * bound)
+        for a in range(0, n, FILL_CHUNK):
+            u = torch.from_numpy(rng.uniform(seed, min(FILL_CHUNK, n - a), start=a))
+            values[a:a + u.numel()].copy_((2.0 * u - 1.0) * bound)
 
 
 def random_sparse_weight(shape, scheme: str, sparsity: float, *, seed: int = 0, layer: int = 0):
@@ -78,9 +72,12 @@ def random_sparse_weight(shape, scheme: str, sparsity: float, *, seed: int = 0, 
     mseed = stream_seed(seed, layer, 1)
     if scheme == "unstructured":
         nnz = n - int(round(s * n))
-        pos = _random_positions(n, nnz, mseed)
-        K = fan_in
-        sw = CSRWeight.from_indices(pos // K, pos % K, torch.zeros(nnz, dtype=torch.float32), shape)
+        if nnz >= 2**31:
+            raise ValueError(f"sparsity {s}: a layer of shape {shape} would store {nnz} weights, more than the "
+                             f"int32 CSR holds (2**31 - 1)")
+        # nnz distinct positions, O(nnz) memory beyond one bit per weight (kernels.random_csr)
+        rp, col = kernels.random_csr(shape[0], fan_in, nnz, mseed)
+        sw = CSRWeight(rp, col, torch.zeros(nnz, dtype=torch.float32), shape, validate=False)
     elif scheme == "block":
         bm = block_mask(shape, s, block=MEST_BLOCK, weight=None, seed=mseed % (2**31))
         sw = BlockSparseWeight.from_block_mask(bm, None)
@@ -89,6 +86,8 @@ def random_sparse_weight(shape, scheme: str, sparsity: float, *, seed: int = 0, 
     else:
         sw = get_format(scheme).from_mask(filter_mask(shape, s, weight=None, seed=mseed % (2**31)), None)
     _fill_uniform(sw.values, 1.0 / math.sqrt(max(fan_in, 1)), stream_seed(seed, layer, 2))
+    if scheme == "unstructured":
+        return sw  # a CSR has no padding slots
     pad = sw.positions() < 0
     if bool(pad.any()):  # padding slots of partial edge blocks stay zero
         with torch.no_grad():

@@ -101,9 +101,10 @@ def _child(cfg: dict) -> dict:
         step()
         for i, l in enumerate(layers):  # one mutation at ratio 0.02
             if impl == "mest":
-                u = stored_units(l.sw)
-                kept = int(u.kept.numel())
+                u = stored_units(l.sw)  # counts only: no unit list is built
+                kept = u.n_kept
                 n = min(units_for_ratio(0.02, s, kept), u.n_units - kept, kept)
+                del u
                 mutate(l, n, n, optimizer=opt, seed=i)
             elif impl == "masked-dense":
                 flat = masks[i].view(-1)

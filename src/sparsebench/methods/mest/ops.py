@@ -59,6 +59,21 @@ def _select_cases():
                     ids = torch.randperm(3 * n + 1, generator=gen)[:n]  # unique, unsorted (storage order)
                     return {"scores": _vals(n, n, kind).abs().double(), "ids": ids, "k": int(round(frac * n))}
                 yield Case(f"n{n}-{kind}-k{frac}", make)
+    # the lean forms: float32 scores, int32 ids or none (the slot is the id), signed scores with
+    # -0 / +0, ids with equal pairs (slot order), heavy ties across the radix digits
+    for n in (1, 17, 70001):
+        for ids_kind in ("none", "int32", "int64-neg", "dup"):
+            for kind in ("normal", "ties", "zeros"):
+                def make(n=n, ids_kind=ids_kind, kind=kind):
+                    gen = torch.Generator().manual_seed(n * 3 + len(ids_kind))
+                    sc = _vals(n, n + 9, kind)
+                    if kind == "zeros":
+                        sc = torch.where(torch.rand(n, generator=gen) < 0.5, -0.0, 0.0)
+                    ids = {"none": None, "int32": torch.randperm(5 * n, generator=gen)[:n].to(torch.int32),
+                           "int64-neg": torch.randperm(5 * n, generator=gen)[:n] - 2 * n - 2**40,
+                           "dup": torch.randint(0, 3, (n,), generator=gen)}[ids_kind]
+                    return {"scores": sc, "ids": ids, "k": (n * 2) // 5 + (n % 2)}
+                yield Case(f"f32-n{n}-ids-{ids_kind}-{kind}", make)
 
 
 def _grow_cases():
@@ -71,6 +86,26 @@ def _grow_cases():
                 kept = torch.randperm(n_units, generator=gen)[:n_kept] if n_units else torch.zeros(0, dtype=torch.int64)
                 return {"kept": kept, "n_units": n_units, "k": k, "seed": seed}
             yield Case(f"u{n_units}-kept{n_kept}-grow{k}-seed{seed % 1000}", make)
+
+
+def _grow_csr_cases():
+    for rows, K, density, k in ((0, 5, 0.0, 0), (1, 1, 0.0, 1), (1, 1, 1.0, 0), (3, 7, 0.5, 4), (17, 33, 0.1, 40),
+                                (17, 33, 0.1, 400), (64, 577, 0.3, 500), (64, 577, 0.9, 3000)):
+        def make(rows=rows, K=K, density=density, k=k):
+            p = _csr_problem(rows, K, density, rows * 13 + K, False)
+            return {"row_ptr": p["row_ptr"], "col": p["col"], "K": K, "k": k, "seed": 2**63 + rows}
+        yield Case(f"{rows}x{K}-d{density}-grow{k}", make)
+
+
+def _random_csr_cases():
+    # empty (0 rows, 0 columns), one weight, odd shapes; nnz from 0 (sparsity 1) to all (sparsity 0),
+    # both sides of nnz = n / 2 (kept drawn / zeros drawn), row boundaries inside 64-bit words
+    for rows, K in ((0, 5), (5, 0), (1, 1), (7, 13), (33, 65), (257, 129)):
+        n = rows * K
+        for nnz in sorted({0, n // 2 - 1 if n > 1 else 0, n // 2, (n + 1) // 2, n // 10, n - 1 if n else 0, n}):
+            def make(rows=rows, K=K, nnz=nnz):
+                return {"rows": rows, "K": K, "nnz": nnz, "seed": 12345 + nnz}
+            yield Case(f"{rows}x{K}-nnz{nnz}", make)
 
 
 def _csr_problem(rows: int, K: int, density: float, seed: int, zeros: bool):
@@ -99,6 +134,12 @@ def _csr_cases():
                 def make(rows=rows, K=K, density=density, zeros=zeros):
                     return _csr_problem(rows, K, density, rows * 7 + K, zeros)
                 yield Case(f"{rows}x{K}-d{density}-{'zeros' if zeros else 'randn'}", make)
+    for rows, K, density in ((5, 9, 0.5), (17, 33, 0.3)):  # BSR: 4 values per slot (MEST's 4x1 blocks)
+        def make(rows=rows, K=K, density=density):
+            p = _csr_problem(rows, K, density, rows * 11 + K, False)
+            p["values"] = torch.randn(4 * p["col"].numel(), generator=torch.Generator().manual_seed(rows))
+            return {**p, "width": 4}
+        yield Case(f"{rows}x{K}-d{density}-width4", make)
 
 
 def _mutate_ref(layer, n_prune, n_grow, lam, grad, seed):
@@ -184,6 +225,17 @@ register(Op(method="mest", name="grow_units", paper=PAPER, reference=reference.g
             doc="k free units drawn uniformly with the counter-based RNG",
             extra={"exempt": {"all_zero": "no floating-point input (integer unit ids and counts); all-zero values "
                                           "and scores are cases of slot_scores, unit_scores, select_drop and mutate"}}))
+register(Op(method="mest", name="grow_csr", paper=PAPER, reference=reference.grow_csr,
+            kernel=_k(kernels.grow_csr), cases=_grow_csr_cases, compare=EXACT, stages=("mask_update",), stochastic=True,
+            doc="grow_units with kept = a CSR's positions, merged in place",
+            extra={"exempt": {"all_zero": "no floating-point input (a CSR structure and counts); all-zero values "
+                                          "are cases of the mutate op"}}))
+register(Op(method="mest", name="random_csr", paper=PAPER, reference=reference.random_csr,
+            kernel=_k(kernels.random_csr), cases=_random_csr_cases, compare=EXACT, stages=("mask_update",),
+            stochastic=True, doc="the sparse init's random CSR mask (nnz positions of rows x K)",
+            extra={"exempt": {"odd": "integer arguments only: odd layers are the rows x K cases 7x13, 33x65, 257x129",
+                              "empty": "integer arguments only: empty layers are the cases 0x5 and 5x0",
+                              "all_zero": "no floating-point input (counts and a seed)"}}))
 register(Op(method="mest", name="csr_rebuild", paper=PAPER, reference=reference.csr_rebuild,
             kernel=_k(kernels.csr_rebuild), cases=_csr_cases, compare=EXACT, stages=("mask_update",),
             doc="CSR merge of survivors and grown positions with the slot remap"))

@@ -35,9 +35,12 @@ def unit_scores(e: torch.Tensor, per_unit: int) -> torch.Tensor:
     return acc
 
 
-def select_drop(scores: torch.Tensor, ids: torch.Tensor, k: int) -> torch.Tensor:
-    """bool flags of the k lowest-scored units; equal scores drop the lower unit id first."""
-    order = np.lexsort((ids.numpy(), scores.numpy()))  # by score, then id
+def select_drop(scores: torch.Tensor, ids: torch.Tensor | None, k: int) -> torch.Tensor:
+    """bool flags of the k lowest-scored units; equal scores drop the lower unit id first (ids
+    None: the id is the storage slot), equal (score, id) the lower slot."""
+    if ids is None:
+        ids = torch.arange(scores.numel())
+    order = np.lexsort((ids.numpy(), scores.numpy()))  # by score, then id (stable: then slot)
     drop = torch.zeros(scores.numel(), dtype=torch.bool)
     drop[torch.from_numpy(order[:k])] = True
     return drop
@@ -88,20 +91,50 @@ def grow_units(kept: torch.Tensor, n_units: int, k: int, seed: int) -> torch.Ten
     return torch.from_numpy(ranks + np.searchsorted(before, ranks, side="right"))
 
 
+def csr_positions(row_ptr: torch.Tensor, col: torch.Tensor, K: int) -> torch.Tensor:
+    """int64 flat position r * K + c of each CSR slot (ascending)."""
+    r = torch.repeat_interleave(torch.arange(row_ptr.numel() - 1), torch.diff(row_ptr.long()))
+    return r * K + col.long()
+
+
+def grow_csr(row_ptr: torch.Tensor, col: torch.Tensor, K: int, k: int, seed: int) -> torch.Tensor:
+    """grow_units with kept = the positions of a CSR over (rows, K)."""
+    return grow_units(csr_positions(row_ptr, col, K), (row_ptr.numel() - 1) * K, k, seed)
+
+
+def random_csr(rows: int, K: int, nnz: int, seed: int):
+    """(row_ptr, col) int32 of the sparse init's mask: nnz distinct positions of the rows x K
+    weight uniformly at random, drawn as free_rank_draws of all n positions when 2 nnz < n, else
+    the n - nnz zeros drawn that way and the rest kept."""
+    n = rows * K
+    if 2 * nnz < n:
+        pos = np.sort(free_rank_draws(n, nnz, seed))
+    else:
+        keep = np.ones(n, dtype=bool)
+        keep[free_rank_draws(n, n - nnz, seed)] = False
+        pos = np.nonzero(keep)[0]
+    pos = torch.from_numpy(pos.astype(np.int64))
+    counts = torch.bincount(pos // K, minlength=rows) if rows and K else torch.zeros(rows, dtype=torch.int64)
+    row_ptr = torch.zeros(rows + 1, dtype=torch.int32)
+    row_ptr[1:] = torch.cumsum(counts, 0).to(torch.int32)
+    return row_ptr, (pos % K).to(torch.int32) if K else torch.zeros(0, dtype=torch.int32)
+
+
 def csr_rebuild(row_ptr: torch.Tensor, col: torch.Tensor, values: torch.Tensor, drop: torch.Tensor, K: int,
-                grown: torch.Tensor):
+                grown: torch.Tensor, width: int = 1):
     """(row_ptr, col, values, src) of the CSR without the dropped slots and with the (sorted)
-    grown positions added at value 0; src = old slot of each new slot, -1 where grown."""
+    grown positions added at value 0; src = old slot of each new slot, -1 where grown. A slot
+    holds ``width`` consecutive values (a BSR block: width = bo * bi)."""
     rows = row_ptr.numel() - 1
     r = torch.repeat_interleave(torch.arange(rows), torch.diff(row_ptr.long()))
     old_pos = r * K + col.long()
     stay = ~drop.bool()
     pos = torch.cat([old_pos[stay], grown.long()])
     src = torch.cat([torch.nonzero(stay).flatten(), torch.full((grown.numel(),), -1, dtype=torch.int64)])
-    vals = torch.cat([values.detach()[stay], torch.zeros(grown.numel())])
+    vals = torch.cat([values.detach().reshape(-1, width)[stay], torch.zeros(grown.numel(), width)])
     order = torch.argsort(pos)
     pos, src, vals = pos[order], src[order], vals[order]
     counts = torch.bincount(pos // K, minlength=rows) if rows else torch.zeros(0, dtype=torch.int64)
     new_rp = torch.zeros(rows + 1, dtype=torch.int32)
     new_rp[1:] = torch.cumsum(counts, 0).to(torch.int32)
-    return new_rp, (pos % K).to(torch.int32), vals.float(), src
+    return new_rp, (pos % K).to(torch.int32), vals.float().reshape(-1), src

@@ -12,8 +12,6 @@ Only unit-level tensors are made here (no dense weight, no dense mask).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
@@ -25,12 +23,25 @@ from ...formats.pattern.masks import PatternMask
 MEST_BLOCK = (4, 1)  # 4 consecutive filters x 1 column of the lowered weight (the authors' block scheme)
 
 
-@dataclass(frozen=True)
 class Units:
-    n_units: int  # every unit of the layer, kept or not
-    kept: torch.Tensor  # int64 unit ids of the stored units, storage order
-    per_unit: int  # value slots per stored unit
-    unit_weights: float  # real weights per unit (for ratios given in weights)
+    """A layer's units: ``n_units`` (every unit, kept or not), ``n_kept`` (stored), ``per_unit``
+    value slots per stored unit, ``unit_weights`` real weights per unit (for ratios in weights),
+    and ``kept``: the int64 unit ids of the stored units in storage order, built on each access
+    (8 bytes per stored unit: the counts alone need no list, and a holder of ``Units`` holds none)."""
+
+    __slots__ = ("n_units", "n_kept", "per_unit", "unit_weights", "_kept")
+
+    def __init__(self, n_units: int, n_kept: int, per_unit: int, unit_weights: float, kept):
+        self.n_units, self.n_kept, self.per_unit, self.unit_weights = n_units, n_kept, per_unit, unit_weights
+        self._kept = kept
+
+    @property
+    def kept(self) -> torch.Tensor:
+        return self._kept()
+
+    def __repr__(self) -> str:
+        return (f"Units(n_units={self.n_units}, n_kept={self.n_kept}, per_unit={self.per_unit}, "
+                f"unit_weights={self.unit_weights})")
 
 
 def stored_units(sw) -> Units:
@@ -38,25 +49,34 @@ def stored_units(sw) -> Units:
     shape = tuple(int(v) for v in sw.shape)
     if scheme == "unstructured":
         n = int(np.prod(shape))
-        return Units(n, sw.positions().to(torch.int64), 1, 1.0)
+        return Units(n, int(sw.nnz), 1, 1.0, lambda: sw.positions().to(torch.int64))
     if scheme == "block":
         bo, bi = sw.block
         nbr = len(sw.row_ptr) - 1
         ncols = -(-shape[1] // bi) * (int(np.prod(shape[2:])) if len(shape) == 4 else 1)
-        r = torch.repeat_interleave(torch.arange(nbr), torch.diff(sw.row_ptr.long()))
         n_units = nbr * ncols
-        return Units(n_units, r * ncols + sw.col.long(), bo * bi, float(np.prod(shape)) / max(n_units, 1))
+
+        def kept():
+            r = torch.repeat_interleave(torch.arange(nbr), torch.diff(sw.row_ptr.long()))
+            return r * ncols + sw.col.long()
+        return Units(n_units, int(sw.col.numel()), bo * bi, float(np.prod(shape)) / max(n_units, 1), kept)
     if scheme == "pattern":
-        kco, _ = sw._kernel_index()
-        return Units(shape[0] * shape[1], kco.long() * shape[1] + sw.kci.long(), 4, 4.0)
+        def kept():
+            kco, _ = sw._kernel_index()
+            return kco.long() * shape[1] + sw.kci.long()
+        return Units(shape[0] * shape[1], int(sw.kci.numel()), 4, 4.0, kept)
     if scheme == "filter":
         per = sw.values.numel() // sw.out_idx.numel() if sw.out_idx.numel() else 0
         per_filter = float(np.prod(shape[1:]))
-        return Units(shape[0], sw.out_idx.to(torch.int64), max(per, 1), per_filter)
+        return Units(shape[0], int(sw.out_idx.numel()), max(per, 1), per_filter, lambda: sw.out_idx.to(torch.int64))
     raise ValueError(f"scheme {scheme!r} has no MEST unit view")
 
 
 def kept_weights(sw) -> int:
+    if sw.scheme == "unstructured":
+        return int(sw.nnz)  # a CSR stores no padding
+    if sw.scheme == "block" and not (int(sw.shape[0]) % sw.block[0] or int(sw.shape[1]) % sw.block[1]):
+        return int(sw.values.numel())  # no partial edge block: no padding
     return int((sw.positions() >= 0).sum())
 
 
