@@ -175,6 +175,14 @@ class _SparseLayer(nn.Module):
         old_real = int((old.positions() >= 0).sum())
         survived = int((src >= 0).sum())
         new_real = int((new_sw.positions() >= 0).sum())
+        self.swap_weight(new_sw)
+        return {"kept": new_real, "pruned": old_real - survived, "grown": new_real - survived, "src": src,
+                "state": new_state}
+
+    def swap_weight(self, new_sw: SparseWeight) -> None:
+        """Make ``new_sw`` the layer's weight, its values the parameter's storage (shared, not
+        copied); the optimizer state is the caller's (install remaps it)."""
+        old_shape = tuple(self.values.shape)
         self.sw = new_sw
         if tuple(new_sw.values.shape) != old_shape:
             # autograd caches a leaf's gradient accumulator with the leaf's shape, and a graph still
@@ -186,8 +194,6 @@ class _SparseLayer(nn.Module):
         if self.values.data_ptr() != new_sw.values.data_ptr():
             raise RuntimeError("scheme values must be shareable with the parameter")
         self.sparsity = 1.0 - new_sw.density
-        return {"kept": new_real, "pruned": old_real - survived, "grown": new_real - survived, "src": src,
-                "state": new_state}
 
     def prune_grow(self, fraction: float, *, optimizer: torch.optim.Optimizer | None = None,
                    state: tuple[torch.Tensor, ...] | list[torch.Tensor] = (), generator: torch.Generator | None = None,

@@ -150,21 +150,11 @@ def plan(layer, n_prune: int, n_grow: int, *, lam: float = 0.0, grad: torch.Tens
 
 
 def _commit(layer, new_sw, optimizer, new_state: dict) -> None:
-    """Install a weight built by _plan_lean together with its already remapped optimizer state: what
-    SparseModule.install does, without the int64 slot map and the position lists it takes to
-    remap and count (install(new_sw, src) needs ``src`` int64, 8 B per kept slot)."""
-    old_shape = tuple(layer.values.shape)
+    """Install a weight built by _plan_lean with its already remapped optimizer state: install's
+    weight swap without its int64 slot map and position lists (8 B and more per kept slot)."""
     if optimizer is not None and layer.values in optimizer.state:
         optimizer.state[layer.values].update(new_state)
-    layer.sw = new_sw
-    if tuple(new_sw.values.shape) != old_shape:
-        # as in install: drop autograd's cached accumulator of the old shape (dtype change)
-        layer.values.data = torch.empty(0, dtype=torch.float64)
-    layer.values.data = new_sw.values
-    layer.values.grad = None
-    if layer.values.data_ptr() != new_sw.values.data_ptr():
-        raise RuntimeError("scheme values must be shareable with the parameter")
-    layer.sparsity = 1.0 - new_sw.density
+    layer.swap_weight(new_sw)
 
 
 def _mutate_lean(layer, n_prune, n_grow, *, optimizer, lam, grad, seed, isa, threads) -> dict:
