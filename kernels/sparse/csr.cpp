@@ -237,8 +237,9 @@ int32_t* forward_offsets(const ConvGeometry& g, const Prepared& P, const int32_t
     return offs;
 }
 
-// A 1x1 stride-1 conv stage as one positions-innermost SpMM on NCHW planes: R output rows of
-// `in_ch` input planes of L positions per image (forward: W x X; backward-data: W^T x dY).
+// One positions-innermost SpMM on planes: R output rows from `in_ch` input planes of L positions,
+// N images (1x1 stride-1 conv forward W x X and backward-data W^T x dY on NCHW; linear on the
+// transposed batch, N = 1).
 void run_pointwise(const CsrKernels& K, const float* in, int64_t in_ch, const int32_t* ptr, const int32_t* offs,
                    const float* vals, int64_t R, int64_t L, int64_t N, float* out, int threads) {
     SpmmRun sp;
@@ -419,7 +420,6 @@ void csr_conv_weight_grad_sampled(Isa isa, const ConvGeometry& g, const int32_t*
 void csr_linear_forward(Isa isa, int64_t B, int64_t in, int64_t out, const int32_t* row_ptr, const int32_t* col,
                     const float* val, const float* x, float* y, int threads) {
     const CsrKernels& K = csr_for(isa);
-    const int W = K.W;
     if (B == 0 || out == 0) return;
     ws::Scope scope;
     // yt (out, B) = W (out, in) x xt (in, B): the batch as the vector dimension, then y = yt^T.
@@ -429,27 +429,13 @@ void csr_linear_forward(Isa isa, int64_t B, int64_t in, int64_t out, const int32
     const int64_t nnz = row_ptr[out];
     int32_t* offs = ws::get<int32_t>(ws::kIndex, nnz);
     for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * B);
-    SpmmRun sp;
-    sp.in = xt;
-    sp.in_img = 0;
-    sp.ptr = row_ptr;
-    sp.offs = offs;
-    sp.vals = val;
-    sp.R = out;
-    sp.L = B;
-    sp.nimg = 1;
-    sp.out = yt;
-    sp.out_img = 0;
-    sp.out_row = B;
-    plan_spmm(sp, in, B, W, threads);
-    K.run_spmm(sp, threads);
+    run_pointwise(K, xt, in, row_ptr, offs, val, out, B, 1, yt, threads);  // one "image" of B positions
     K.transpose(yt, out, B, y, out, threads);
 }
 
 void csr_linear_backward_data(Isa isa, int64_t B, int64_t in, int64_t out, const int32_t* tptr, const int32_t* tsrc,
                           const int32_t* tco, const float* val, const float* dy, float* dx, int threads) {
     const CsrKernels& K = csr_for(isa);
-    const int W = K.W;
     if (B == 0 || in == 0) return;
     ws::Scope scope;
     // dxt (in, B) = W^T (in, out) x dyt (out, B) with the transposed structure, then dx = dxt^T.
@@ -463,20 +449,7 @@ void csr_linear_backward_data(Isa isa, int64_t B, int64_t in, int64_t out, const
         tval[t] = val[tsrc[t]];
         toff[t] = int32_t(tco[t] * B);
     }
-    SpmmRun sp;
-    sp.in = dyt;
-    sp.in_img = 0;
-    sp.ptr = tptr;
-    sp.offs = toff;
-    sp.vals = tval;
-    sp.R = in;
-    sp.L = B;
-    sp.nimg = 1;
-    sp.out = dxt;
-    sp.out_img = 0;
-    sp.out_row = B;
-    plan_spmm(sp, out, B, W, threads);
-    K.run_spmm(sp, threads);
+    run_pointwise(K, dyt, out, tptr, toff, tval, in, B, 1, dxt, threads);
     K.transpose(dxt, in, B, dx, in, threads);
 }
 
