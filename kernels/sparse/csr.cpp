@@ -25,6 +25,34 @@ constexpr int64_t kL1WindowBytes = 20 << 10;
 // costs a reload and store of the tile.
 constexpr double kMinNnzPerChunk = 12.0;
 
+// Register tiles over V vectors of positions in each of nimg images: V >= kMaxAcc splits into
+// near-equal tiles of at most kMaxAcc vectors; otherwise whole images are packed, nb per tile.
+// emit(nb, vectors, first image, first position) per tile; returns the largest nb * vectors.
+template <class Emit>
+int split_tiles(int64_t V, int64_t nimg, int W, Emit emit) {
+    int max_tile = 1;
+    if (V >= kMaxAcc) {
+        const int64_t nt = cdiv(V, kMaxAcc);
+        for (int64_t n = 0; n < nimg; ++n) {
+            int64_t v0 = 0;
+            for (int64_t t = 0; t < nt; ++t) {
+                const int64_t vv = V / nt + (t < V % nt ? 1 : 0);
+                emit(1, int(vv), n, v0 * W);
+                max_tile = std::max<int>(max_tile, int(vv));
+                v0 += vv;
+            }
+        }
+    } else {
+        const int64_t NB = kMaxAcc / V;
+        for (int64_t n0 = 0; n0 < nimg; n0 += NB) {
+            const int nb = int(std::min(NB, nimg - n0));
+            emit(nb, int(V), n0, int64_t(0));
+            max_tile = std::max<int>(max_tile, nb * int(V));
+        }
+    }
+    return max_tile;
+}
+
 // The tiling of P for vectors of W lanes: fills P.items, the chunking and the work count.
 void plan_tiles(TileRun& P, int W, int threads) {
     std::vector<TileItem>& items = P.items;
@@ -34,28 +62,10 @@ void plan_tiles(TileRun& P, int W, int threads) {
     for (int c = 0; c < ncls; ++c) {
         const int64_t L = P.cls[c].L;
         if (L <= 0 || P.nimg <= 0) continue;
-        const int64_t V = cdiv(L, W);
-        if (V >= kMaxAcc) {
-            // Split V vectors into near-equal tiles of at most kMaxAcc.
-            const int64_t nt = cdiv(V, kMaxAcc);
-            for (int64_t n = 0; n < P.nimg; ++n) {
-                int64_t v0 = 0;
-                for (int64_t t = 0; t < nt; ++t) {
-                    const int64_t vv = V / nt + (t < V % nt ? 1 : 0);
-                    items.push_back({c, 1, int(vv), n, v0 * W});
-                    max_tile = std::max<int>(max_tile, int(vv));
-                    v0 += vv;
-                }
-            }
-        } else {
-            const int64_t NB = kMaxAcc / V;
-            for (int64_t n0 = 0; n0 < P.nimg; n0 += NB) {
-                const int nb = int(std::min(NB, P.nimg - n0));
-                items.push_back({c, nb, int(V), n0, 0});
-                max_tile = std::max<int>(max_tile, nb * int(V));
-                max_nb = std::max(max_nb, nb);
-            }
-        }
+        max_tile = std::max(max_tile, split_tiles(cdiv(L, W), P.nimg, W, [&](int nb, int vv, int64_t n0, int64_t p0) {
+            items.push_back({c, nb, vv, n0, p0});
+            max_nb = std::max(max_nb, nb);
+        }));
     }
     P.total = 0;
     if (items.empty() || P.R <= 0) return;
@@ -118,27 +128,9 @@ void plan_spmm(SpmmRun& P, int64_t nchan, int64_t chan, int W, int threads) {
     P.items.clear();
     P.total = 0;
     if (P.L <= 0 || P.nimg <= 0 || P.R <= 0) return;
-    const int64_t V = cdiv(P.L, W);
-    int max_tile = 1;
-    if (V >= kMaxAcc) {
-        const int64_t nt = cdiv(V, kMaxAcc);
-        for (int64_t n = 0; n < P.nimg; ++n) {
-            int64_t v0 = 0;
-            for (int64_t t = 0; t < nt; ++t) {
-                const int64_t vv = V / nt + (t < V % nt ? 1 : 0);
-                P.items.push_back({1, int(vv), n, v0 * W});
-                max_tile = std::max<int>(max_tile, int(vv));
-                v0 += vv;
-            }
-        }
-    } else {
-        const int64_t NB = kMaxAcc / V;
-        for (int64_t n0 = 0; n0 < P.nimg; n0 += NB) {
-            const int nb = int(std::min(NB, P.nimg - n0));
-            P.items.push_back({nb, int(V), n0, 0});
-            max_tile = std::max<int>(max_tile, nb * int(V));
-        }
-    }
+    const int max_tile = split_tiles(cdiv(P.L, W), P.nimg, W, [&](int nb, int vv, int64_t n0, int64_t p0) {
+        P.items.push_back({nb, vv, n0, p0});
+    });
     const int64_t nnz = P.ptr[P.R];
     const int64_t win = int64_t(sizeof(float)) * max_tile * W;  // per input row
     int64_t cpc = std::max<int64_t>(1, kSpmmWindowBytes / win);
