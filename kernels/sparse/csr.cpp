@@ -53,6 +53,25 @@ int split_tiles(int64_t V, int64_t nimg, int W, Emit emit) {
     return max_tile;
 }
 
+// Per row, where each of nch channel chunks of `span` offset units starts among its nonzeros
+// (offsets ascend within a row): rows x (nch + 1) pointers in the workspace.
+const int32_t* chunk_pointers(const int32_t* ptr, const int32_t* offs, int64_t rows, int64_t nch, int64_t span,
+                              int threads) {
+    int32_t* cp = ws::get<int32_t>(ws::kPointers, rows * (nch + 1));
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+        int32_t k = ptr[r];
+        const int32_t k1 = ptr[r + 1];
+        int32_t* o = cp + r * (nch + 1);
+        for (int64_t j = 0; j < nch; ++j) {
+            o[j] = k;
+            while (k < k1 && offs[k] < (j + 1) * span) ++k;
+        }
+        o[nch] = k1;
+    }
+    return cp;
+}
+
 // The tiling of P for vectors of W lanes: fills P.items, the chunking and the work count.
 void plan_tiles(TileRun& P, int W, int threads) {
     std::vector<TileItem>& items = P.items;
@@ -87,20 +106,7 @@ void plan_tiles(TileRun& P, int W, int threads) {
     const int32_t* cptr = P.ptr;
     int64_t cstride = 1;
     if (nch > 1) {
-        int32_t* cp = ws::get<int32_t>(ws::kPointers, P.R * ncls * (nch + 1));
-        const int64_t span = cpc * P.chan;
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t rc = 0; rc < P.R * ncls; ++rc) {
-            int32_t k = P.ptr[rc];
-            const int32_t k1 = P.ptr[rc + 1];
-            int32_t* o = cp + rc * (nch + 1);
-            for (int64_t j = 0; j < nch; ++j) {
-                o[j] = k;
-                while (k < k1 && P.offs[k] < (j + 1) * span) ++k;
-            }
-            o[nch] = k1;
-        }
-        cptr = cp;
+        cptr = chunk_pointers(P.ptr, P.offs, P.R * ncls, nch, cpc * P.chan, threads);
         cstride = nch + 1;
     }
 
@@ -143,20 +149,7 @@ void plan_spmm(SpmmRun& P, int64_t nchan, int64_t chan, int W, int threads) {
     P.nch = nch;
     P.cptr = nullptr;
     if (nch > 1) {
-        int32_t* cp = ws::get<int32_t>(ws::kPointers, P.R * (nch + 1));
-        const int64_t span = cpc * chan;
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t r = 0; r < P.R; ++r) {
-            int32_t k = P.ptr[r];
-            const int32_t k1 = P.ptr[r + 1];
-            int32_t* o = cp + r * (nch + 1);
-            for (int64_t j = 0; j < nch; ++j) {
-                o[j] = k;
-                while (k < k1 && P.offs[k] < (j + 1) * span) ++k;
-            }
-            o[nch] = k1;
-        }
-        P.cptr = cp;
+        P.cptr = chunk_pointers(P.ptr, P.offs, P.R, nch, cpc * chan, threads);
     }
     const int64_t want = 4 * int64_t(threads);
     const int64_t ni = int64_t(P.items.size());
