@@ -43,17 +43,20 @@ def accuracy_figures(records: list, out: Path) -> list[tuple[str, str]]:
             for d in dense[:1]:
                 ax.axhspan(d["min"], d["max"], color="0.88", zorder=0)
                 ax.axhline(d["mean"], color="0.45", lw=1, label=f"dense ({len(d['seeds'])} seeds)")
-            for variant in [v for v in VARIANTS if v in lines[fmt]] + sorted(set(lines[fmt]) - set(VARIANTS)):
+            variants = [v for v in VARIANTS if v in lines[fmt]] + sorted(set(lines[fmt]) - set(VARIANTS))
+            for k, variant in enumerate(variants):
                 pts = sorted(lines[fmt][variant], key=lambda r: r["sparsity"])
                 color, style = STYLE.get(variant, ("tab:red", "d-"))
-                ax.errorbar([r["sparsity"] for r in pts], [r["mean"] for r in pts], capsize=2, ms=4, lw=1,
+                dodge = (k - (len(variants) - 1) / 2) * 0.004  # variants side by side, bars apart
+                ax.errorbar([r["sparsity"] + dodge for r in pts], [r["mean"] for r in pts], capsize=2, ms=4, lw=1,
                             yerr=[[r["mean"] - r["min"] for r in pts], [r["max"] - r["mean"] for r in pts]],
                             fmt=style, color=color,
                             label=f"{variant} ({max(len(r['seeds']) for r in pts)} seeds)")
+            ax.set_xticks(sorted({r["sparsity"] for v in lines[fmt].values() for r in v}))  # not the dodged x
             ax.set_title(fmt, fontsize=9)
             ax.set_xlabel("weight sparsity", fontsize=8)
             ax.set_ylabel("test accuracy", fontsize=8)
-            ax.set_ylim(0.0, 1.0)
+            ax.set_ylim(max(0.0, min(r["min"] for r in mine) - 0.05), 1.0)
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=6, loc="lower left")
         machines = sorted({(r.get("machine") or {}).get("id", "?") for r in records if r.get("kind") == "accuracy"})
