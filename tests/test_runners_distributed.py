@@ -84,3 +84,15 @@ def test_bad_arguments_are_refused_before_any_rank_starts():
     with pytest.raises(ValueError, match="module:function"):
         run_ranks("no_colon_here", 2)
     assert LOOPBACK == "127.0.0.1"
+
+
+def test_the_cause_is_named_whichever_report_arrives_first():
+    # a rank that raises tears its group down, so its peer's barrier fails too, and that report can
+    # reach the parent first: the run names the earliest error, and a rank that died over any error
+    from sparsebench.runners.distributed import _root_cause
+
+    peer = RankFailure(0, "error", "RuntimeError: Connection closed by peer")
+    cause = RankFailure(1, "error", "ValueError: rank one refuses")
+    assert _root_cause([(peer, 101.0), (cause, 100.0)]) is cause
+    died = RankFailure(3, "exit", "ended (code 3) without a result")
+    assert _root_cause([(peer, 99.0), (died, 100.0)]) is died

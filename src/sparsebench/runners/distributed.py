@@ -107,17 +107,35 @@ def _tail(log, n: int = 800) -> str:
     return log.read().decode(errors="replace")[-n:].strip()
 
 
+# After the first failure, how long the other ranks get to report theirs: a rank that raises makes
+# its peers' collectives fail too, and the run must name the cause, not whichever report came first.
+_GRACE_S = 5.0
+
+
+def _root_cause(failures: list[tuple[RankFailure, float]]) -> RankFailure:
+    """The failure that caused the others: a rank that died (its peers then see a closed
+    connection), else the error raised first (the ranks share one clock on one machine)."""
+    died = [f for f, _ in failures if f.how in ("exit", "signal")]
+    if died:
+        return min(died, key=lambda f: f.rank)
+    return min(failures, key=lambda fw: (fw[1], fw[0].rank))[0]
+
+
 def _gather(procs, logs, timeout_s: float) -> list[Any]:
     deadline = time.monotonic() + timeout_s
     out: dict[int, bytes] = {r: b"" for r in range(len(procs))}
     results: dict[int, Any] = {}
+    failures: list[tuple[RankFailure, float]] = []
+    grace_started = False
     sel = selectors.DefaultSelector()
     for r, p in enumerate(procs):
         sel.register(p.stdout, selectors.EVENT_READ, r)
     try:
-        while len(results) < len(procs):
+        while len(results) + len(failures) < len(procs):
             left = deadline - time.monotonic()
             if left <= 0:
+                if failures:
+                    break
                 waiting = sorted(set(range(len(procs))) - set(results))
                 raise RankFailure(waiting[0], "timeout", f"no result within {timeout_s:.0f} s (ranks waiting: "
                                                          f"{waiting}); stderr: {_tail(logs[waiting[0]])}")
@@ -133,13 +151,21 @@ def _gather(procs, logs, timeout_s: float) -> list[Any]:
                 if line is None:
                     how = "signal" if rc < 0 else "exit"
                     what = signal.Signals(-rc).name if rc < 0 else f"code {rc}"
-                    raise RankFailure(r, how, f"ended ({what}) without a result; stderr: {_tail(logs[r])}")
+                    failure = RankFailure(r, how, f"ended ({what}) without a result; stderr: {_tail(logs[r])}")
+                    failures.append((failure, time.time()))
+                    continue
                 reply = json.loads(line[len(_RESULT):])
                 if not reply.get("ok"):
-                    raise RankFailure(r, "error", reply.get("error", "?"))
+                    failures.append((RankFailure(r, "error", reply.get("error", "?")), reply.get("at", time.time())))
+                    continue
                 results[r] = reply["result"]
+            if failures and not grace_started:
+                grace_started = True
+                deadline = min(deadline, time.monotonic() + _GRACE_S)
     finally:
         sel.close()
+    if failures:
+        raise _root_cause(failures)
     return [results[r] for r in range(len(procs))]
 
 
@@ -162,16 +188,27 @@ def _rank_main(argv: list[str]) -> int:
     import torch.distributed as dist
 
     torch.set_num_threads(int(threads))
+
+    def failed(exc: Exception) -> dict:
+        # when it failed, taken before the group is torn down (which makes the peers fail too), so
+        # the parent can tell the cause from its consequences
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "at": time.time()}
+
     try:
         dist.init_process_group("gloo", init_method=f"tcp://{addr}:{port}", rank=int(rank), world_size=int(world),
                                 timeout=datetime.timedelta(seconds=float(timeout_s)))
-        try:
-            result = _resolve(fn)(int(rank), int(world), **kwargs)
-        finally:
-            dist.destroy_process_group()
-        reply = {"ok": True, "result": result}
     except Exception as exc:  # noqa: BLE001 - the parent reports it as this rank's failure
-        reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        reply = failed(exc)
+    else:
+        try:
+            reply = {"ok": True, "result": _resolve(fn)(int(rank), int(world), **kwargs)}
+        except Exception as exc:  # noqa: BLE001 - as above
+            reply = failed(exc)
+        try:
+            dist.destroy_process_group()
+        except Exception as exc:  # noqa: BLE001 - as above
+            if reply["ok"]:
+                reply = failed(exc)
     proto.write(_RESULT + json.dumps(reply) + "\n")
     proto.flush()
     return 0
