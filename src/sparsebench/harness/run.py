@@ -138,6 +138,11 @@ def run_cases(
     # cases a method cannot build here (e.g. a format that cannot hold the layer's geometry)
     store.extend([make_record("unavailable", {**c.to_dict(), "id": c.id}, {"reason": why}, machine)
                   for c, why in refused])
+    # the roofline's roofs at every thread count of the run, measured before any case
+    from ..measure.roofs import machine_roofs
+
+    store.extend([make_record("roofs", {}, machine_roofs(t), {**machine, "threads": t})
+                  for t in sorted({c.threads for c in cases})])
     runners: dict[str, ChildRunner] = {}
     mem_runner = None
     try:

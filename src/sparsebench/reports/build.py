@@ -61,6 +61,12 @@ def build_report(paths, out_root="reports", name: str | None = None, claims_path
             made += fn(stage, machine, infos[machine], threads, out)
         _figures(page, made, "no stage records with the data for this figure")
 
+    page.h2("Roofline")
+    made = []
+    for machine, threads in groups(stage):
+        made += plots.roofline(stage, records, machine, infos[machine], threads, out)
+    _figures(page, made, "no stage records with FLOPs and tensor bytes")
+
     page.h2("Whole-network training steps")
     _network_table(page, records)
     _figures(page, plots.network_speedup(records, out) + plots.network_breakdowns(records, out),

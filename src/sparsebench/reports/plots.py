@@ -532,3 +532,74 @@ def network_breakdowns(recs, out: Path, target_s: float = 0.9) -> list[tuple[str
         figures.plot(b["dense"], b["method"], infos, scheme, title, out / name)
         made.append((name, f"{title}. {machine}; ms per step under torch.profiler"))
     return made
+
+
+ROOFLINE_MARKERS = {"forward": "o", "backward_data": "s", "weight_grad": "^", "weight_grad_sampled": "^",
+                    "backward": "D", "step": "P"}
+
+
+def _roofs(records, machine: str, threads: int) -> dict | None:
+    """The median of the run's measured roofs (kind "roofs") for this machine and thread count."""
+    got = [r["metrics"] for r in records if r.get("kind") == "roofs" and r["machine"]["id"] == machine
+           and r["metrics"].get("threads") == threads]
+    if not got:
+        return None
+    return {k: median(m[k] for m in got) for k in ("gemm_gflops", "copy_gbps")}
+
+
+def roofline(stage_recs, records, machine, info, threads, out: Path, target_s: float = 0.9) -> list[tuple[str, str]]:
+    """Useful GFLOP/s vs arithmetic intensity (useful FLOPs per byte of the stage's tensors, its
+    compulsory traffic), per suite at the sparsity nearest ``target_s``: ours per scheme (marker
+    per stage) and the torch-dense baselines, under the roofs the run measured (dense GEMM rate,
+    copy bandwidth)."""
+    roofs = _roofs(records, machine, threads)
+    made = []
+    for suite in _suites(stage_recs):
+        pts = [r for r in stage_recs if (r["machine"]["id"], r["case"]["threads"], r["case"]["suite"]) ==
+               (machine, threads, suite) and r["metrics"].get("tensor_bytes") and r["metrics"].get("median_s")]
+        s = _nearest(sorted({float(r["case"]["sparsity"]) for r in pts}), target_s)
+        pts = [r for r in pts if float(r["case"]["sparsity"]) == s]
+        ours = [r for r in pts if r["case"]["impl"] == OURS and r["metrics"].get("effective_flops")]
+        if not ours:
+            continue
+        dense = [r for r in pts if r["case"]["impl"].startswith("torch-dense") and r["metrics"].get("dense_flops")]
+        colors = _colors(stage_recs)
+        fig = Figure(figsize=(9.5, 5.5))
+        ax = fig.add_subplot(1, 1, 1)
+        xs = []
+        for r in dense:
+            m = r["metrics"]
+            x, y = m["dense_flops"] / m["tensor_bytes"], m["dense_flops"] / m["median_s"] / 1e9
+            xs.append(x)
+            ax.scatter(x, y, marker="x", color="grey", s=14, alpha=0.6)
+        seen = set()
+        for r in ours:
+            c, m = r["case"], r["metrics"]
+            x, y = m["effective_flops"] / m["tensor_bytes"], m["effective_flops"] / m["median_s"] / 1e9
+            xs.append(x)
+            label = c["scheme"] if c["scheme"] not in seen else None
+            seen.add(c["scheme"])
+            ax.scatter(x, y, marker=ROOFLINE_MARKERS.get(c["stage"], "o"), color=colors.get(c["scheme"]), s=22,
+                       label=label)
+        lo, hi = min(xs) / 2, max(xs) * 2
+        if roofs:
+            grid = [lo * (hi / lo) ** (i / 200) for i in range(201)]
+            ax.plot(grid, [min(roofs["gemm_gflops"], roofs["copy_gbps"] * x) for x in grid], color="black", lw=1.2,
+                    label=f"roofs: GEMM {roofs['gemm_gflops']:.0f} GFLOP/s, copy {roofs['copy_gbps']:.1f} GB/s")
+        ax.scatter([], [], marker="x", color="grey", label="torch-dense (dense FLOPs)")
+        for st, mk in ROOFLINE_MARKERS.items():
+            if any(r["case"]["stage"] == st for r in ours):
+                ax.scatter([], [], marker=mk, color="none", edgecolors="black", label=st)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("arithmetic intensity: useful FLOPs / bytes of the stage's tensors")
+        ax.set_ylabel("useful GFLOP/s")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+        cap = caption(machine, info, threads) + (f"; s = {s:g}" if s is not None else "")
+        if not roofs:
+            cap += "; no roofs measured in these runs (results from before roofs were recorded)"
+        _title(fig, f"{suite}: roofline", cap)
+        name = _save(fig, out, f"roofline-{_slug(machine)}-t{threads}-{suite}.png")
+        made.append((name, f"{suite}: roofline at s = {s:g}, every layer and stage. {cap}"))
+    return made
