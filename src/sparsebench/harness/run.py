@@ -141,8 +141,11 @@ def run_cases(
     # the roofline's roofs at every thread count of the run, measured before any case
     from ..measure.roofs import machine_roofs
 
-    store.extend([make_record("roofs", {}, machine_roofs(t), {**machine, "threads": t})
-                  for t in sorted({c.threads for c in cases})])
+    for t in sorted({c.threads for c in cases}):
+        try:
+            store.append(make_record("roofs", {}, machine_roofs(t), {**machine, "threads": t}))
+        except (MemoryError, RuntimeError) as exc:  # a figure's roofs never stop the measurements
+            print(f"roofs at {t} thread(s) not measured: {type(exc).__name__}: {exc}", file=sys.stderr)
     runners: dict[str, ChildRunner] = {}
     mem_runner = None
     try:
