@@ -8,7 +8,7 @@ sparsity per scheme and stage; ours vs SparseProp on the layer step; the sparse-
 import sys
 from collections import defaultdict
 
-from sparsebench.harness.table import table_rows
+from sparsebench.harness.table import break_even, table_rows
 from sparsebench.measure import load_records
 
 STAGES = ("forward", "backward_data", "weight_grad_sampled")
@@ -46,13 +46,7 @@ def main(paths):
             curves[(r["scheme"], r["stage"], r["layer"])][r["sparsity"]] = r["sparsebench"]
     per = defaultdict(list)
     for (scheme, stage, layer), c in curves.items():
-        be = None
-        for s in sorted(c, reverse=True):
-            if c[s] >= 1.0:
-                be = s
-            else:
-                break
-        per[(scheme, stage)].append((be, layer))
+        per[(scheme, stage)].append((break_even(c), layer))
     for (scheme, stage), lst in sorted(per.items()):
         found = sorted(b for b, _ in lst if b is not None)
         never = [layer for b, layer in lst if b is None]
