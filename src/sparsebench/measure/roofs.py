@@ -17,9 +17,9 @@ def machine_roofs(threads: int) -> dict:
     """{"threads", "gemm_gflops", "copy_gbps"}: median rates at ``threads`` intra-op threads."""
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a positive int, got {threads!r}")
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    from ..runners.inprocess import torch_threads
+
+    with torch_threads(threads):
         a = torch.randn(GEMM_N, GEMM_N)
         b = torch.randn(GEMM_N, GEMM_N)
         c = torch.empty(GEMM_N, GEMM_N)
@@ -27,8 +27,6 @@ def machine_roofs(threads: int) -> dict:
         src = torch.ones(COPY_BYTES // 4)
         dst = torch.empty_like(src)
         copy = time_callable(lambda: dst.copy_(src), repeats=5, max_total_s=1.0)
-    finally:
-        torch.set_num_threads(before)
     return {"threads": threads,
             "gemm_gflops": 2 * GEMM_N ** 3 / gemm.median_s / 1e9,
             # a copy reads and writes every byte

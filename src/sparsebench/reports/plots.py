@@ -14,7 +14,7 @@ from statistics import median
 from matplotlib.figure import Figure
 
 from .. import stages as stage_vocab
-from ..harness.table import break_even, break_even_label
+from ..harness.table import break_even, break_even_label, rates
 from .data import BASELINE, OURS, caption, median_curve, speedup_curves
 
 DPI = 100
@@ -575,7 +575,7 @@ def roofline(stage_recs, records, machine, info, threads, out: Path, target_s: f
         seen = set()
         for r in ours:
             c, m = r["case"], r["metrics"]
-            x, y = m["effective_flops"] / m["tensor_bytes"], m["effective_flops"] / m["median_s"] / 1e9
+            x, y = m["effective_flops"] / m["tensor_bytes"], rates(m)[0]
             xs.append(x)
             label = c["scheme"] if c["scheme"] not in seen else None
             seen.add(c["scheme"])

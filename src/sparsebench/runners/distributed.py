@@ -126,7 +126,6 @@ def _gather(procs, logs, timeout_s: float) -> list[Any]:
     out: dict[int, bytes] = {r: b"" for r in range(len(procs))}
     results: dict[int, Any] = {}
     failures: list[tuple[RankFailure, float]] = []
-    grace_started = False
     sel = selectors.DefaultSelector()
     for r, p in enumerate(procs):
         sel.register(p.stdout, selectors.EVENT_READ, r)
@@ -159,8 +158,7 @@ def _gather(procs, logs, timeout_s: float) -> list[Any]:
                     failures.append((RankFailure(r, "error", reply.get("error", "?")), reply.get("at", time.time())))
                     continue
                 results[r] = reply["result"]
-            if failures and not grace_started:
-                grace_started = True
+            if failures:  # from the first failure on, the others get _GRACE_S to report
                 deadline = min(deadline, time.monotonic() + _GRACE_S)
     finally:
         sel.close()
