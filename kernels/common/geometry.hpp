@@ -54,6 +54,8 @@ struct ConvGeometry {
     constexpr int64_t out_plane() const { return Ho * Wo; }
     constexpr int64_t weight_size() const { return Cout * Cin * kh * kw; }
     constexpr bool uniform() const { return sh == sw && ph == pw; }
+    // The 1x1, stride-1, unpadded conv: a matrix product on the NCHW planes themselves.
+    constexpr bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
     // The stride and padding of families that take one value for both axes (uniform()).
     constexpr int64_t stride() const { return sh; }
     constexpr int64_t pad() const { return ph; }

@@ -8,6 +8,7 @@
 #include "../common/phase_planes.hpp"
 #include "../common/workspace.hpp"
 #include "../sparse/bsr.hpp"
+#include "../sparse/planes.hpp"
 
 namespace sb {
 namespace {
@@ -36,6 +37,13 @@ void row_groups(int64_t nrows, Fn&& run) {
 
 void filter_conv_forward(Isa isa, const ConvGeometry& geom, const FilterChannels& ch, const float* wp, const float* x,
                          float* y, int64_t qchunk, int threads) {
+    if (geom.pointwise()) {  // straight on the NCHW planes: the gather and scatter are offsets
+        const int64_t HW = geom.H * geom.W;
+        const PlanePlan P = filter_planes_forward(wp, ch.out_idx, geom.Cout, ch.in_idx, geom.Cin, ch.out_channels,
+                                                  plane_len(geom.N, HW));
+        run_planes(isa, P, x, ch.in_channels, y, ch.out_channels, geom.N, HW, threads);
+        return;
+    }
     ws::Scope scope;
     const PhasePlanes g = phase_planes(geom);
     const int64_t k = g.Cout, kin = g.Cin, T = g.taps(), XC = ch.in_channels;
@@ -77,6 +85,13 @@ void filter_conv_forward(Isa isa, const ConvGeometry& geom, const FilterChannels
 
 void filter_conv_backward_data(Isa isa, const ConvGeometry& geom, const FilterChannels& ch, const float* wp,
                                const float* dy, float* dx, int64_t qchunk, int threads) {
+    if (geom.pointwise()) {
+        const int64_t HW = geom.H * geom.W;
+        const PlanePlan P = filter_planes_backward_data(wp, ch.out_idx, geom.Cout, ch.in_idx, geom.Cin,
+                                                        ch.in_channels, plane_len(geom.N, HW));
+        run_planes(isa, P, dy, ch.out_channels, dx, ch.in_channels, geom.N, HW, threads);
+        return;
+    }
     ws::Scope scope;
     const PhasePlanes g = phase_planes(geom);
     const int64_t k = g.Cout, kin = g.Cin, T = g.taps(), XC = ch.in_channels, YC = ch.out_channels;

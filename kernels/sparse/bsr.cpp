@@ -6,6 +6,7 @@
 #include "../common/phase_planes.hpp"
 #include "../common/workspace.hpp"
 #include "bsr.hpp"
+#include "planes.hpp"
 
 namespace sb {
 namespace {
@@ -90,6 +91,12 @@ GroupPlan plan_backward_data(const PhasePlanes& g, const BsrWeight& b) {
 
 void bsr_conv_forward(Isa isa, const ConvGeometry& geom, const BsrWeight& b, const float* x, float* y, int64_t qchunk,
                       int threads) {
+    if (geom.pointwise()) {  // straight on the NCHW planes: no packing
+        const int64_t HW = geom.H * geom.W;
+        const PlanePlan P = bsr_planes_forward(b, geom.Cin, geom.Cout, plane_len(geom.N, HW));
+        run_planes(isa, P, x, geom.Cin, y, geom.Cout, geom.N, HW, threads);
+        return;
+    }
     ws::Scope scope;
     const PhasePlanes g = phase_planes(geom);
     const int64_t cin_pad = b.ncb * b.bi, cout_pad = b.nbr * b.bo;
@@ -103,6 +110,12 @@ void bsr_conv_forward(Isa isa, const ConvGeometry& geom, const BsrWeight& b, con
 
 void bsr_conv_backward_data(Isa isa, const ConvGeometry& geom, const BsrWeight& b, const float* dy, float* dx,
                             int64_t qchunk, int threads) {
+    if (geom.pointwise()) {
+        const int64_t HW = geom.H * geom.W;
+        const PlanePlan P = bsr_planes_backward_data(b, geom.Cin, geom.Cout, plane_len(geom.N, HW));
+        run_planes(isa, P, dy, geom.Cout, dx, geom.Cin, geom.N, HW, threads);
+        return;
+    }
     ws::Scope scope;
     const PhasePlanes g = phase_planes(geom);
     const int64_t cin_pad = b.ncb * b.bi, cout_pad = b.nbr * b.bo;

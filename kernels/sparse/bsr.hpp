@@ -41,6 +41,9 @@ struct RowGroups {
     bool accumulate = false; // out += instead of out =
 };
 
+struct PlaneGroups;
+struct PlaneIO;
+
 struct BsrKernels {
     // Forward and backward-data of block-sparse conv / linear: R in 1..8 (rows per group).
     void (*rows_spmm)(int R, const RowGroups& groups, const float* vals, const float* in, float* out,
@@ -50,6 +53,8 @@ struct BsrKernels {
     void (*block_wgrad)(int64_t nbr, const int32_t* row_ptr, const int32_t* col, int bo, int bi, int64_t ncb,
                         const int64_t* xdelta, const float* xv, int64_t xstride, const float* dye, int64_t DS,
                         int64_t dy0, int64_t L, float* grad, int64_t qchunk, int threads);
+    // The planes engine of planes.hpp (pointwise block / filter forward and backward-data).
+    void (*planes_spmm)(const PlaneGroups& groups, const PlaneIO& io, int threads);
 };
 
 SB_DECLARE_ISA_TABLE(BsrKernels, bsr)

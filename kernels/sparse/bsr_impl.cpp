@@ -5,6 +5,7 @@
 
 #include "../common/simd.hpp"
 #include "bsr.hpp"
+#include "planes.hpp"
 
 namespace sb::SB_ISA_NS {
 namespace {
@@ -151,8 +152,103 @@ void block_wgrad(int64_t nbr, const int32_t* row_ptr, const int32_t* col, int bo
     }
 }
 
+
+// --- planes engine (planes.hpp): pointwise SpMM straight on NCHW planes -----------------------
+
+// Vectors per register tile of R rows (R in 1, 2, 4, 8).
+template <int R>
+constexpr int ptile() {
+    return vtile<R>();
+}
+
+// The V position vectors of one tile: vector v starts at image offset voff (input) / ooff
+// (output) and holds lanes[v] valid lanes. TAIL: the last vector's loads are masked (it is the
+// very end of the input, whose lanes past the plane need not be addressable); the other
+// partial vectors read into the next plane (valid memory) and mask only their stores.
+template <int R, int V, bool TAIL>
+void plane_tile(const PlaneGroups& G, int64_t g, const float* __restrict in, const int64_t* voff, float* out,
+                const int64_t* ooff, const int* lanes, int64_t L) {
+    F acc[R][V];
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < V; ++v) acc[r][v] = zero();
+    int64_t vo[V];
+    for (int v = 0; v < V; ++v) vo[v] = voff[v];
+    const int tl = lanes[V - 1];
+    for (int64_t u = G.uptr[g], u1 = G.uptr[g + 1]; u < u1; ++u) {
+        const float* p = in + G.ioff[u];
+        const float* w = G.vals + u * R;
+        F xv[V];
+        for (int v = 0; v < V; ++v) xv[v] = (TAIL && v == V - 1) ? load_lanes(p + vo[v], tl) : load(p + vo[v]);
+        for (int r = 0; r < R; ++r) {
+            const F wr = set1(w[r]);
+            for (int v = 0; v < V; ++v) acc[r][v] = fmadd(wr, xv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        const int64_t o = G.orow[g * R + r];
+        if (o < 0) continue;
+        float* op = out + o * L;
+        for (int v = 0; v < V; ++v) {
+            if (lanes[v] == W) store(op + ooff[v], acc[r][v]);
+            else store_lanes(op + ooff[v], acc[r][v], 0, lanes[v]);
+        }
+    }
+}
+
+using PlaneFn = void (*)(const PlaneGroups&, int64_t, const float*, const int64_t*, float*, const int64_t*,
+                         const int*, int64_t);
+constexpr int kPlaneVmax = 12;
+
+template <int R, int V, bool TAIL>
+constexpr PlaneFn pick_plane() {
+    if constexpr (V <= ptile<R>()) return &plane_tile<R, V, TAIL>;
+    else return nullptr;
+}
+#define SB_PLANE_ROW(R, T)                                                                                      \
+    {pick_plane<R, 1, T>(), pick_plane<R, 2, T>(),  pick_plane<R, 3, T>(),  pick_plane<R, 4, T>(),           \
+     pick_plane<R, 5, T>(), pick_plane<R, 6, T>(),  pick_plane<R, 7, T>(),  pick_plane<R, 8, T>(),           \
+     pick_plane<R, 9, T>(), pick_plane<R, 10, T>(), pick_plane<R, 11, T>(), pick_plane<R, 12, T>()}
+#define SB_PLANE_TAB(R) {SB_PLANE_ROW(R, false), SB_PLANE_ROW(R, true)}
+const PlaneFn kPlanes[4][2][kPlaneVmax] = {SB_PLANE_TAB(1), SB_PLANE_TAB(2), SB_PLANE_TAB(4), SB_PLANE_TAB(8)};
+#undef SB_PLANE_TAB
+#undef SB_PLANE_ROW
+
+constexpr int plane_vt(int R) { return R == 1 ? ptile<1>() : R == 2 ? ptile<2>() : R == 4 ? ptile<4>() : ptile<8>(); }
+
+// Tiles are runs of V consecutive position vectors of the whole batch (image-major, so a tile
+// may span images when a plane is short); every tile is computed for every group while its
+// input window stays in cache. Each output value is one tile's one row: the sums' order is
+// fixed, whatever the thread count.
+void planes_spmm(const PlaneGroups& G, const PlaneIO& io, int threads) {
+    if (io.L <= 0 || io.nimg <= 0 || G.ngroups <= 0) return;
+    const int ri = G.R == 1 ? 0 : G.R == 2 ? 1 : G.R == 4 ? 2 : 3;
+    const int VT = plane_vt(G.R);
+    const int64_t nv = (io.L + W - 1) / W, total = io.nimg * nv, ntiles = (total + VT - 1) / VT;
+    // Enough work items for the threads: split the groups too when tiles are few.
+    const int64_t want = 4 * int64_t(threads);
+    const int64_t gchunks = ntiles >= want ? 1 : std::min<int64_t>(G.ngroups, (want + ntiles - 1) / ntiles);
+    const int64_t gsize = (G.ngroups + gchunks - 1) / gchunks;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int64_t it = 0; it < ntiles * gchunks; ++it) {
+        const int64_t t0 = (it / gchunks) * VT, gc = it % gchunks;
+        const int V = int(std::min<int64_t>(VT, total - t0));
+        int64_t voff[kPlaneVmax], ooff[kPlaneVmax];
+        int lanes[kPlaneVmax];
+        for (int v = 0; v < V; ++v) {
+            const int64_t n = (t0 + v) / nv, q = ((t0 + v) % nv) * W;
+            voff[v] = n * io.in_img + q;
+            ooff[v] = n * io.out_img + q;
+            lanes[v] = int(std::min<int64_t>(W, io.L - q));
+        }
+        const bool tail = t0 + V == total && lanes[V - 1] < W;
+        const PlaneFn fn = kPlanes[ri][tail ? 1 : 0][V - 1];
+        const int64_t g1 = std::min(G.ngroups, (gc + 1) * gsize);
+        for (int64_t g = gc * gsize; g < g1; ++g) fn(G, g, io.in, voff, io.out, ooff, lanes, io.L);
+    }
+}
+
 }  // namespace
 
-extern const BsrKernels bsr = {&rows_spmm, &block_wgrad};
+extern const BsrKernels bsr = {&rows_spmm, &block_wgrad, &planes_spmm};
 
 }  // namespace sb::SB_ISA_NS

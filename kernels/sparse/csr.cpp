@@ -159,11 +159,6 @@ void plan_spmm(SpmmRun& P, int64_t nchan, int64_t chan, int W, int threads) {
     P.total = ni * P.nrc;
 }
 
-// The 1x1, stride-1, unpadded conv: an SpMM on the NCHW planes themselves (no relayout).
-bool is_pointwise(const ConvGeometry& g) {
-    return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
-}
-
 // The SDDMM run of a plan: images per chunk (enough vectors to amortize the horizontal sums,
 // few enough for L2), from the shapes and W only, never from threads: results are
 // thread-count independent.
@@ -251,7 +246,7 @@ void csr_conv_forward(Isa isa, const ConvGeometry& g, const int32_t* row_ptr, co
     const int W = K.W;
     if (g.N == 0 || g.Cout == 0 || g.Ho <= 0 || g.Wo <= 0) return;
     ws::Scope scope;
-    if (is_pointwise(g)) {
+    if (g.pointwise()) {
         const int64_t L = g.H * g.W, nnz = row_ptr[g.Cout];
         int32_t* offs = ws::get<int32_t>(ws::kIndex, nnz);
         for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * L);
@@ -287,7 +282,7 @@ void csr_conv_backward_data(Isa isa, const ConvGeometry& g, const int32_t* tptr,
     const CsrKernels& K = csr_for(isa);
     const int W = K.W;
     if (g.N == 0 || g.Cin == 0 || g.H == 0 || g.W == 0) return;
-    if (is_pointwise(g)) {
+    if (g.pointwise()) {
         ws::Scope scope;
         const int64_t L = g.H * g.W, nnz = tptr[g.Cin];
         float* tval = ws::get<float>(ws::kValues, nnz);

@@ -32,6 +32,12 @@ CONV_SHAPES = [
     ("emptybatch", 0, 4, 5, 5, 4, 3, 1, 1),
     ("s2p2-6x3", 2, 6, 7, 7, 3, 3, 2, 2),
     ("res-16x16", 4, 16, 8, 8, 16, 3, 1, 1),
+    # pointwise (1x1, stride 1, unpadded): the NCHW-planes paths. Odd plane (35 positions: a
+    # partial last vector), planes long enough for several tiles with a partial vector inside a
+    # tile that spans images (21 * 19), and 1-pixel planes (the transposed linear path).
+    ("1x1-9x11", 3, 9, 5, 7, 11, 1, 1, 0),
+    ("1x1-20x19", 2, 20, 21, 19, 19, 1, 1, 0),
+    ("1x1px-24x13", 5, 24, 1, 1, 13, 1, 1, 0),
 ]
 # (id, B, in, out)
 LINEAR_SHAPES = [("odd-7x13x11", 7, 13, 11), ("b1-1x16x8", 1, 16, 8), ("empty-0x8x8", 0, 8, 8),

@@ -1,0 +1,157 @@
+// The planes engine's groups for each stage of the block and filter families on a pointwise
+// geometry, and the run (compiled once). See planes.hpp.
+#include "planes.hpp"
+
+#include <algorithm>
+
+#include "../common/workspace.hpp"
+#include "csr.hpp"
+
+namespace sb {
+namespace {
+
+// Rows per group for a dense group of n rows: 4 (V = 5 vectors on 32 registers: 9 loads per
+// 20 FMAs) unless fewer rows exist.
+int dense_rows(int64_t n) { return n >= 3 ? 4 : int(std::max<int64_t>(1, n)); }
+
+// The channels of [0, n) not in the sorted idx (k entries).
+std::vector<int64_t> missing(const int64_t* idx, int64_t k, int64_t n) {
+    std::vector<int64_t> out;
+    int64_t j = 0;
+    for (int64_t c = 0; c < n; ++c) {
+        if (j < k && idx[j] == c) ++j;
+        else out.push_back(c);
+    }
+    return out;
+}
+
+// Dense groups: rows [0, nrows) of a row-major (nrows, nunits) weight w (transposed when
+// w_rows_are_units), in groups of R; row r goes to plane rmap[r], unit u reads plane umap[u].
+PlanePlan dense_groups(const float* w, int64_t nrows, int64_t nunits, bool w_rows_are_units, const int64_t* rmap,
+                       const int64_t* umap, int64_t L) {
+    PlanePlan P;
+    P.R = dense_rows(nrows);
+    const int R = P.R;
+    const int64_t ng = (nrows + R - 1) / R;
+    P.uptr.assign(ng + 1, 0);
+    P.orow.assign(ng * R, -1);
+    P.ioff.resize(ng * nunits);
+    P.vals.assign(ng * nunits * R, 0.0f);
+    for (int64_t g = 0; g < ng; ++g) {
+        for (int r = 0; r < R; ++r)
+            if (g * R + r < nrows) P.orow[g * R + r] = rmap[g * R + r];
+        for (int64_t u = 0; u < nunits; ++u) {
+            const int64_t unit = g * nunits + u;
+            P.ioff[unit] = int32_t(umap[u] * L);
+            for (int r = 0; r < R; ++r) {
+                const int64_t row = g * R + r;
+                if (row < nrows) P.vals[unit * R + r] = w_rows_are_units ? w[u * nrows + row] : w[row * nunits + u];
+            }
+        }
+        P.uptr[g + 1] = (g + 1) * nunits;
+    }
+    return P;
+}
+
+}  // namespace
+
+PlanePlan bsr_planes_forward(const BsrWeight& b, int64_t Cin, int64_t Cout, int64_t L) {
+    PlanePlan P;
+    P.R = b.bo;
+    P.uptr.assign(b.nbr + 1, 0);
+    P.orow.resize(b.nbr * b.bo);
+    P.ioff.reserve(b.nblocks * b.bi);
+    P.vals.reserve(b.nblocks * b.bi * b.bo);
+    for (int64_t br = 0; br < b.nbr; ++br) {
+        for (int64_t k = b.row_ptr[br]; k < b.row_ptr[br + 1]; ++k)
+            for (int i = 0; i < b.bi; ++i) {
+                const int64_t ci = int64_t(b.col[k]) * b.bi + i;  // one tap: col = input-channel block
+                if (ci >= Cin) break;
+                P.ioff.push_back(int32_t(ci * L));
+                const float* v = b.values + (k * b.bi + i) * b.bo;  // the bo weights of input row i
+                P.vals.insert(P.vals.end(), v, v + b.bo);
+            }
+        P.uptr[br + 1] = int64_t(P.ioff.size());
+        for (int o = 0; o < b.bo; ++o) {
+            const int64_t co = br * b.bo + o;
+            P.orow[br * b.bo + o] = co < Cout ? co : -1;
+        }
+    }
+    return P;
+}
+
+PlanePlan bsr_planes_backward_data(const BsrWeight& b, int64_t Cin, int64_t Cout, int64_t L) {
+    // Groups are block columns (bi input planes); units are (kept block, output row o).
+    PlanePlan P;
+    P.R = b.bi;
+    std::vector<int64_t> cnt(b.ncb + 1, 0);
+    for (int64_t br = 0; br < b.nbr; ++br)
+        for (int64_t k = b.row_ptr[br]; k < b.row_ptr[br + 1]; ++k)
+            cnt[b.col[k] + 1] += std::min<int64_t>(b.bo, Cout - br * b.bo);
+    for (int64_t c = 0; c < b.ncb; ++c) cnt[c + 1] += cnt[c];
+    P.uptr = cnt;
+    std::vector<int64_t> fill(cnt.begin(), cnt.end() - 1);
+    P.ioff.resize(cnt[b.ncb]);
+    P.vals.resize(cnt[b.ncb] * b.bi);
+    for (int64_t br = 0; br < b.nbr; ++br)  // block rows in order: units of a column by output row
+        for (int64_t k = b.row_ptr[br]; k < b.row_ptr[br + 1]; ++k)
+            for (int o = 0; o < b.bo; ++o) {
+                const int64_t co = br * b.bo + o;
+                if (co >= Cout) break;
+                const int64_t u = fill[b.col[k]]++;
+                P.ioff[u] = int32_t(co * L);
+                for (int i = 0; i < b.bi; ++i) P.vals[u * b.bi + i] = b.values[(k * b.bi + i) * b.bo + o];
+            }
+    P.orow.resize(b.ncb * b.bi);
+    for (int64_t cb = 0; cb < b.ncb; ++cb)
+        for (int i = 0; i < b.bi; ++i) {
+            const int64_t ci = cb * b.bi + i;
+            P.orow[cb * b.bi + i] = ci < Cin ? ci : -1;
+        }
+    return P;
+}
+
+PlanePlan filter_planes_forward(const float* w, const int64_t* out_idx, int64_t k, const int64_t* in_idx, int64_t kin,
+                                int64_t out_channels, int64_t L) {
+    PlanePlan P = dense_groups(w, k, kin, false, out_idx, in_idx, L);
+    P.unwritten = missing(out_idx, k, out_channels);
+    return P;
+}
+
+PlanePlan filter_planes_backward_data(const float* w, const int64_t* out_idx, int64_t k, const int64_t* in_idx,
+                                      int64_t kin, int64_t in_channels, int64_t L) {
+    PlanePlan P = dense_groups(w, kin, k, true, in_idx, out_idx, L);
+    P.unwritten = missing(in_idx, kin, in_channels);
+    return P;
+}
+
+void run_planes(Isa isa, const PlanePlan& P, const float* in, int64_t in_ch, float* out, int64_t out_ch, int64_t N,
+                int64_t HW, int threads) {
+    if (N <= 0 || HW <= 0 || out_ch <= 0) return;
+    const BsrKernels& K = bsr_for(isa);
+    const PlaneGroups G = P.view();
+    if (HW == 1 && N > 1) {
+        // A linear layer: the batch as the vector dimension, on transposed copies.
+        ws::Scope scope;
+        const CsrKernels& C = csr_for(isa);
+        float* it = ws::get<float>(ws::kInput, in_ch * N);
+        float* ot = ws::get<float>(ws::kOutput, out_ch * N);
+        C.transpose(in, N, in_ch, it, N, threads);
+        for (int64_t c : P.unwritten) std::fill(ot + c * N, ot + (c + 1) * N, 0.0f);
+        K.planes_spmm(G, PlaneIO{it, in_ch * N, ot, out_ch * N, N, 1}, threads);
+        C.transpose(ot, out_ch, N, out, out_ch, threads);
+        return;
+    }
+    if (!P.unwritten.empty()) {
+        const int64_t nu = int64_t(P.unwritten.size());
+#pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
+        for (int64_t n = 0; n < N; ++n)
+            for (int64_t j = 0; j < nu; ++j) {
+                float* o = out + (n * out_ch + P.unwritten[j]) * HW;
+                std::fill(o, o + HW, 0.0f);
+            }
+    }
+    K.planes_spmm(G, PlaneIO{in, in_ch * HW, out, out_ch * HW, HW, N}, threads);
+}
+
+}  // namespace sb
