@@ -133,6 +133,13 @@ void filter_conv_backward_data(Isa isa, const ConvGeometry& geom, const FilterCh
 
 void filter_conv_weight_grad(Isa isa, const ConvGeometry& geom, const FilterChannels& ch, const float* x,
                              const float* dy, float* grad, int64_t qchunk, int threads) {
+    if (geom.pointwise()) {
+        int64_t gj = 0, gi = 0;
+        const auto tiles = filter_planes_wgrad_tiles(ch.out_idx, geom.Cout, ch.in_idx, geom.Cin, gj, gi);
+        run_plane_dots(isa, tiles, gj, gi, x, ch.in_channels, dy, ch.out_channels, geom.N, geom.H * geom.W, grad,
+                       geom.Cout * geom.Cin, threads);
+        return;
+    }
     ws::Scope scope;
     const PhasePlanes g = phase_planes(geom);
     const int64_t k = g.Cout, kin = g.Cin, T = g.taps(), XC = ch.in_channels, YC = ch.out_channels;

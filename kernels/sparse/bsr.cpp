@@ -130,6 +130,13 @@ void bsr_conv_backward_data(Isa isa, const ConvGeometry& geom, const BsrWeight& 
 
 void bsr_conv_weight_grad(Isa isa, const ConvGeometry& geom, const BsrWeight& b, const float* x, const float* dy,
                           float* grad, int64_t qchunk, int threads) {
+    if (geom.pointwise()) {
+        int64_t gj = 0, gi = 0;
+        const auto tiles = bsr_planes_wgrad_tiles(b, geom.Cin, geom.Cout, gj, gi);
+        run_plane_dots(isa, tiles, gj, gi, x, geom.Cin, dy, geom.Cout, geom.N, geom.H * geom.W, grad,
+                       b.nblocks * b.bo * b.bi, threads);
+        return;
+    }
     ws::Scope scope;
     const PhasePlanes g = phase_planes(geom);
     const int64_t cin_pad = b.ncb * b.bi, cout_pad = b.nbr * b.bo, T = g.taps();

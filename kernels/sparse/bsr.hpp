@@ -43,6 +43,7 @@ struct RowGroups {
 
 struct PlaneGroups;
 struct PlaneIO;
+struct PlaneDots;
 
 struct BsrKernels {
     // Forward and backward-data of block-sparse conv / linear: R in 1..8 (rows per group).
@@ -55,6 +56,8 @@ struct BsrKernels {
                         int64_t dy0, int64_t L, float* grad, int64_t qchunk, int threads);
     // The planes engine of planes.hpp (pointwise block / filter forward and backward-data).
     void (*planes_spmm)(const PlaneGroups& groups, const PlaneIO& io, int threads);
+    // Its weight-gradient tiles (pointwise block / filter weight gradient).
+    void (*plane_dots)(const PlaneDots& dots, int threads);
 };
 
 SB_DECLARE_ISA_TABLE(BsrKernels, bsr)

@@ -247,8 +247,81 @@ void planes_spmm(const PlaneGroups& G, const PlaneIO& io, int threads) {
     }
 }
 
+// jb x ib dot products of one tile over images [n0, n1), added to its gradient entries.
+template <int JB, int IB>
+void dots_tile(const PlaneDots& D, const PlaneDotTile& t, int i0, int64_t n0, int64_t n1) {
+    F acc[JB][IB];
+    for (int j = 0; j < JB; ++j)
+        for (int i = 0; i < IB; ++i) acc[j][i] = zero();
+    const int64_t L = D.L;
+    for (int64_t n = n0; n < n1; ++n) {
+        const float* dp[JB];
+        const float* xp[IB];
+        for (int j = 0; j < JB; ++j) dp[j] = D.dy + n * D.dy_img + int64_t(t.d[j]) * L;
+        for (int i = 0; i < IB; ++i) xp[i] = D.x + n * D.x_img + int64_t(t.x[i0 + i]) * L;
+        int64_t q = 0;
+        for (; q + W <= L; q += W) {
+            F xv[IB];
+            for (int i = 0; i < IB; ++i) xv[i] = load(xp[i] + q);
+            for (int j = 0; j < JB; ++j) {
+                const F d = load(dp[j] + q);
+                for (int i = 0; i < IB; ++i) acc[j][i] = fmadd(d, xv[i], acc[j][i]);
+            }
+        }
+        if (q < L) {  // masked on both sides: nothing past a plane enters the sum
+            const int nl = int(L - q);
+            F xv[IB];
+            for (int i = 0; i < IB; ++i) xv[i] = load_lanes(xp[i] + q, nl);
+            for (int j = 0; j < JB; ++j) {
+                const F d = load_lanes(dp[j] + q, nl);
+                for (int i = 0; i < IB; ++i) acc[j][i] = fmadd(d, xv[i], acc[j][i]);
+            }
+        }
+    }
+    float* g = D.grad + t.off;
+    for (int j = 0; j < JB; ++j)
+        for (int i = 0; i < IB; ++i) g[j * D.gj + (i0 + i) * D.gi] += hsum(acc[j][i]);
+}
+
+template <int JB>
+void dots_rows(const PlaneDots& D, const PlaneDotTile& t, int64_t n0, int64_t n1) {
+    // 16-register ISAs take the inputs two at a time (4 x 4 accumulators would spill).
+    constexpr int kI = kRegs >= 32 ? 4 : 2;
+    for (int i0 = 0; i0 < t.ib;) {
+        const int ib = std::min(kI, t.ib - i0);
+        switch (ib) {
+            case 1: dots_tile<JB, 1>(D, t, i0, n0, n1); break;
+            case 2: dots_tile<JB, 2>(D, t, i0, n0, n1); break;
+            case 3: dots_tile<JB, 3>(D, t, i0, n0, n1); break;
+            default: dots_tile<JB, kI>(D, t, i0, n0, n1); break;
+        }
+        i0 += ib;
+    }
+}
+
+// Images in chunks of D.nc; within a chunk every thread owns the same tiles (static schedule, one trip count), so no two
+// threads add into one gradient value and the order of the sums is fixed by the shapes alone.
+void plane_dots(const PlaneDots& D, int threads) {
+    if (D.ntiles <= 0 || D.L <= 0 || D.nimg <= 0) return;
+    const int64_t nc = std::max<int64_t>(1, D.nc);
+#pragma omp parallel num_threads(threads)
+    for (int64_t n0 = 0; n0 < D.nimg; n0 += nc) {
+        const int64_t n1 = std::min(D.nimg, n0 + nc);
+#pragma omp for schedule(static) nowait
+        for (int64_t it = 0; it < D.ntiles; ++it) {
+            const PlaneDotTile& t = D.tiles[it];
+            switch (t.jb) {
+                case 1: dots_rows<1>(D, t, n0, n1); break;
+                case 2: dots_rows<2>(D, t, n0, n1); break;
+                case 3: dots_rows<3>(D, t, n0, n1); break;
+                default: dots_rows<4>(D, t, n0, n1); break;
+            }
+        }
+    }
+}
+
 }  // namespace
 
-extern const BsrKernels bsr = {&rows_spmm, &block_wgrad, &planes_spmm};
+extern const BsrKernels bsr = {&rows_spmm, &block_wgrad, &planes_spmm, &plane_dots};
 
 }  // namespace sb::SB_ISA_NS

@@ -171,7 +171,7 @@ void run_sddmm(const CsrKernels& K, int64_t R, const int32_t* row_ptr, const int
         std::fill(dval, dval + nnz, 0.0f);
         return;
     }
-    int64_t nc = std::min(nimg, std::max<int64_t>(1, cdiv(32, Lp / W)));
+    int64_t nc = std::min(nimg, std::max<int64_t>(1, cdiv(32, cdiv(Lp, W))));
     while (nc > 1 && nc * x_img * int64_t(sizeof(float)) > (int64_t(1) << 20)) --nc;
     K.run_sddmm(SddmmRun{R, row_ptr, offs, dyf, Lp, x, x_img, nimg, nc, dval}, threads);
 }
@@ -376,9 +376,16 @@ void csr_conv_weight_grad_sampled(Isa isa, const ConvGeometry& g, const int32_t*
         std::fill(dval, dval + nnz, 0.0f);
         return;
     }
+    ws::Scope scope;
+    if (g.pointwise()) {  // x and dy read in place: their planes are the SDDMM's rows
+        const int64_t L = g.H * g.W;
+        int32_t* offs = ws::get<int32_t>(ws::kIndex, nnz);
+        for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * L);
+        run_sddmm(K, g.Cout, row_ptr, offs, dy, L, x, g.Cin * L, g.N, dval, threads);
+        return;
+    }
     const int64_t Wq = cdiv(g.W + 2 * g.pad(), g.stride());
     const int64_t L = g.Ho * Wq, Lp = cdiv(L, W) * W;
-    ws::Scope scope;
     const Prepared P = prepare_input(K, g, x, Lp, threads);
     const int32_t* offs = forward_offsets(g, P, row_ptr, col, threads);
     float* dyf = ws::get<float>(ws::kAux, g.N * g.Cout * Lp);

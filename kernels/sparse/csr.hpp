@@ -86,7 +86,9 @@ struct Prepared {
     int64_t Hq, Wq, plane, img, slack;
 };
 
-// dval[k] = sum_n sum_p dyf[n, row, p] * x[n, off_k + p], p < Lp, in image chunks of nc.
+// dval[k] = sum_n sum_p dyf[n, row, p] * x[n, off_k + p], p < Lp, in image chunks of nc. Lp is
+// a multiple of W on the prepared layouts; the pointwise conv passes the NCHW planes (any Lp, a
+// masked last vector).
 struct SddmmRun {
     int64_t R;
     const int32_t* row_ptr;

@@ -226,6 +226,8 @@ void run_spmm(const SpmmRun& P, int threads) {
 }
 
 // --- SDDMM core: dval[k] = sum_n sum_p dyf[n, row, p] * x[n, off_k + p], p < Lp -------------
+// Lp need not be a multiple of W (the pointwise conv reads the NCHW planes in place): the last
+// partial vector is loaded masked on both sides, so nothing past a plane enters the sum.
 
 template <int T>
 void sddmm_tile(const float* dy0, int64_t dy_img, const float* x0, int64_t x_img, const int32_t* offs, int64_t n,
@@ -237,9 +239,15 @@ void sddmm_tile(const float* dy0, int64_t dy_img, const float* x0, int64_t x_img
         const float* x = x0 + b * x_img;
         const float* xp[T];
         for (int t = 0; t < T; ++t) xp[t] = x + offs[t];
-        for (int64_t p = 0; p < Lp; p += W) {
+        int64_t p = 0;
+        for (; p + W <= Lp; p += W) {
             const F dv = load(d + p);
             for (int t = 0; t < T; ++t) acc[t] = fmadd(dv, load(xp[t] + p), acc[t]);
+        }
+        if (p < Lp) {
+            const int n_l = int(Lp - p);
+            const F dv = load_lanes(d + p, n_l);
+            for (int t = 0; t < T; ++t) acc[t] = fmadd(dv, load_lanes(xp[t] + p, n_l), acc[t]);
         }
     }
     for (int t = 0; t < T; ++t) out[t] = hsum(acc[t]);

@@ -42,6 +42,28 @@ struct PlaneIO {
     int64_t L, nimg;
 };
 
+// Weight-gradient tiles: tile t holds the jb x ib (<= 4 x 4) dot products
+//   grad[off + j*gj + i*gi] = sum_n sum_{q < L} dy[n*dy_img + d[j]*L + q] * x[n*x_img + x[i]*L + q]
+// over the whole batch; a block's (or a compact filter tile's) gradient straight from the NCHW
+// planes of x and dy, no copy of either.
+struct PlaneDotTile {
+    int32_t d[4], x[4];
+    int64_t off;
+    int jb, ib;
+};
+
+struct PlaneDots {
+    const PlaneDotTile* tiles;
+    int64_t ntiles, gj, gi;
+    const float* x;
+    int64_t x_img;
+    const float* dy;
+    int64_t dy_img;
+    int64_t L, nimg;
+    int64_t nc;   // images per chunk (run_plane_dots chooses it)
+    float* grad;  // zero on entry; every tile adds its own entries only
+};
+
 // A stage's groups, owning their arrays, plus the output planes no group writes (zero filled).
 struct PlanePlan {
     int R = 1;
@@ -65,6 +87,18 @@ PlanePlan filter_planes_forward(const float* w, const int64_t* out_idx, int64_t 
                                 int64_t out_channels, int64_t L);
 PlanePlan filter_planes_backward_data(const float* w, const int64_t* out_idx, int64_t k, const int64_t* in_idx,
                                       int64_t kin, int64_t in_channels, int64_t L);
+
+// Weight-gradient tiles of a block weight (grad in the values' order, see bsr.hpp) and of a
+// compact filter weight (grad (k, kin) row-major).
+std::vector<PlaneDotTile> bsr_planes_wgrad_tiles(const BsrWeight& b, int64_t Cin, int64_t Cout, int64_t& gj,
+                                                 int64_t& gi);
+std::vector<PlaneDotTile> filter_planes_wgrad_tiles(const int64_t* out_idx, int64_t k, const int64_t* in_idx,
+                                                    int64_t kin, int64_t& gj, int64_t& gi);
+// grad (grad_len floats, zeroed here) from x (N, in_ch, HW) and dy (N, out_ch, HW); a linear
+// layer (HW == 1) on transposed copies.
+void run_plane_dots(Isa isa, const std::vector<PlaneDotTile>& tiles, int64_t gj, int64_t gi, const float* x,
+                    int64_t in_ch, const float* dy, int64_t out_ch, int64_t N, int64_t HW, float* grad,
+                    int64_t grad_len, int threads);
 
 // Runs a plan (made for plane_len(N, HW)) on a pointwise geometry: out (N, out_ch, HW) from
 // in (N, in_ch, HW); when HW == 1 (a linear layer) on the transposed batch (one "image" of N

@@ -15,7 +15,7 @@ filters therefore run on sparsebench's own direct-conv engine (filter_conv_* in
 kernels/bindings/bind_block.cpp: pixel-vectorized phase-plane tiles of up to 8 output rows), which
 folds the kept-channel gather into its input packing and the scatter / zero fill of pruned channels
 into its output unpacking (no torch index_select / index_copy_ passes). On a pointwise conv (1x1,
-stride 1, no padding) forward and backward-data run on that engine with any number of kept filters,
+stride 1, no padding) every stage runs on that engine with any number of kept filters,
 straight on the NCHW planes (kernels/sparse/planes.hpp): the gather and scatter become plane
 offsets, and only the pruned channels' planes are zero filled.
 """
@@ -146,13 +146,13 @@ class FilterSparseWeight(StoredValuesSGD):
         return 4 * self.values.numel() + 8 * (self.out_idx.numel() + self.in_idx.numel())
 
     # --- stages ---------------------------------------------------------------------------------
-    def _use_kernel(self, *acts: torch.Tensor, geometry: ConvGeometry | None = None) -> bool:
-        """Conv weight with few kept filters, or with any number on a pointwise geometry (given for
-        forward and backward-data, which run there straight on the NCHW planes); activations
-        already contiguous (the kernel never copies)."""
+    def _use_kernel(self, geometry: ConvGeometry, *acts: torch.Tensor) -> bool:
+        """Conv weight with few kept filters, or with any number on a pointwise geometry (every
+        stage runs there straight on the NCHW planes); activations already contiguous (the kernel
+        never copies)."""
         if not (len(self.shape) == 4 and len(self.out_idx) > 0 and all(a.ndim == 4 and a.is_contiguous() for a in acts)):
             return False
-        pointwise = geometry is not None and self.shape[2:] == (1, 1) and geometry.stride == 1 and geometry.padding == 0
+        pointwise = self.shape[2:] == (1, 1) and geometry.stride == 1 and geometry.padding == 0
         return pointwise or len(self.out_idx) <= KERNEL_MAX_FILTERS
 
     def _gather_in(self, x: torch.Tensor) -> torch.Tensor:
@@ -179,7 +179,7 @@ class FilterSparseWeight(StoredValuesSGD):
             g = geometry or ConvGeometry()
             ho, wo = g.out_hw(x.shape[2], x.shape[3], self.shape[2], self.shape[3])
             return x.new_zeros((x.shape[0], self.shape[0], ho, wo))
-        if self._use_kernel(x, geometry=geometry or ConvGeometry()):
+        if self._use_kernel(geometry or ConvGeometry(), x):
             g = geometry or ConvGeometry()
             y = _kernels.filter_conv_forward(x, self.compact, self.out_idx, self.in_idx, self.shape[0], g.stride,
                                              g.padding, **_kw(kw))
@@ -197,7 +197,7 @@ class FilterSparseWeight(StoredValuesSGD):
         x_shape = tuple(int(v) for v in x_shape)
         if self.nnz == 0 or x_shape[0] == 0:
             return dy.new_zeros(x_shape)
-        if self._use_kernel(dy, geometry=geometry or ConvGeometry()):
+        if self._use_kernel(geometry or ConvGeometry(), dy):
             g = geometry or ConvGeometry()
             dx = _kernels.filter_conv_backward_data(dy, self.compact, self.out_idx, self.in_idx, list(x_shape),
                                                     g.stride, g.padding, **_kw(kw))
@@ -219,7 +219,7 @@ class FilterSparseWeight(StoredValuesSGD):
                             **kw: Any) -> torch.Tensor:
         if self.nnz == 0 or x.shape[0] == 0:
             return x.new_zeros(self.nnz)
-        if self._use_kernel(x, dy):
+        if self._use_kernel(geometry or ConvGeometry(), x, dy):
             g = geometry or ConvGeometry()
             gv = _kernels.filter_conv_weight_grad(x, dy, self.out_idx, self.in_idx, list(self.shape[2:]), g.stride,
                                                   g.padding, **_kw(kw))
