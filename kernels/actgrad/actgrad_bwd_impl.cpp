@@ -14,6 +14,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -135,34 +136,6 @@ void nchw_to_padded_nhwc(const float* x, const ConvGeometry& s, int64_t Cp, floa
 
 // --- conv weight-gradient -------------------------------------------------------------------
 
-template <int KT, int CT>
-inline void dw_tile(const float* dwrow, float* dwout, bool first, const RowBitmap& d, int64_t co, int64_t n0,
-                    int64_t n1, int64_t cout, const float* xp, int64_t img, const int64_t* poff, const int64_t* toff,
-                    int64_t tstride) {
-    F acc[KT][CT];
-    for (int t = 0; t < KT; ++t)
-        for (int k = 0; k < CT; ++k) acc[t][k] = first ? zero() : load(dwrow + t * tstride + k * W);
-    for (int64_t n = n0; n < n1; ++n) {
-        const int64_t r = n * cout + co;
-        const uint64_t* bw = d.bits + r * d.wpr;
-        const float* v = d.vals + d.rowptr[r];
-        const float* xn = xp + n * img;
-        for (int64_t wi = 0; wi < d.wpr; ++wi) {
-            uint64_t b = bw[wi];
-            while (b) {
-                const int64_t q = wi * 64 + __builtin_ctzll(b);
-                b &= b - 1;
-                const F sv = set1(*v++);
-                const float* px = xn + poff[q];
-                for (int t = 0; t < KT; ++t)
-                    for (int k = 0; k < CT; ++k) acc[t][k] = fmadd(sv, load(px + toff[t] + k * W), acc[t][k]);
-            }
-        }
-    }
-    for (int t = 0; t < KT; ++t)
-        for (int k = 0; k < CT; ++k) store(dwout + t * tstride + k * W, acc[t][k]);
-}
-
 // 3x3 taps: three row pointers and column offsets 0, cs, 2cs, so every load is one
 // base + index*4 + displacement address (no per-tap offset table in the inner loop).
 template <int CT>
@@ -210,6 +183,166 @@ inline void dw_tile3x3(float* dwc, bool first, const RowBitmap& d, int64_t co, i
 // the scalar reference keeps 2 (one-lane "vectors").
 constexpr int kDwCT = (kVecRegs >= 32 || W == 1) ? 2 : 1;
 
+// KT consecutive taps j0..j0+KT-1 of one kernel row (input offsets j*Cp apart in the padded
+// NHWC input) x CT vectors: each decoded nonzero feeds KT*CT FMAs. Large kernels (AlexNet
+// conv1, 11x11, 3 input channels in one vector) used to decode every nonzero once per tap.
+template <int KT, int CT>
+inline void dw_row_tile(float* dwrow, bool first, const RowBitmap& d, int64_t co, int64_t n0, int64_t n1,
+                        int64_t cout, const float* xp, int64_t img, const int64_t* poff, int64_t row_off, int64_t Cp) {
+    F acc[KT][CT];
+    for (int t = 0; t < KT; ++t)
+        for (int k = 0; k < CT; ++k) acc[t][k] = first ? zero() : load(dwrow + t * Cp + k * W);
+    for (int64_t n = n0; n < n1; ++n) {
+        const int64_t r = n * cout + co;
+        const uint64_t* bw = d.bits + r * d.wpr;
+        const float* v = d.vals + d.rowptr[r];
+        const float* xn = xp + n * img + row_off;
+        for (int64_t wi = 0; wi < d.wpr; ++wi) {
+            uint64_t b = bw[wi];
+            const int64_t* po = poff + wi * 64;
+            while (b) {
+                const int64_t q = __builtin_ctzll(b);
+                b &= b - 1;
+                const F sv = set1(*v++);
+                const float* px = xn + po[q];
+                for (int t = 0; t < KT; ++t)
+                    for (int k = 0; k < CT; ++k) acc[t][k] = fmadd(sv, load(px + t * Cp + k * W), acc[t][k]);
+            }
+        }
+    }
+    for (int t = 0; t < KT; ++t)
+        for (int k = 0; k < CT; ++k) store(dwrow + t * Cp + k * W, acc[t][k]);
+}
+
+// Taps per row tile: accumulators for KT x CT plus the broadcast and a load.
+constexpr int kDwRowAcc = kVecRegs >= 32 ? 24 : 12;
+constexpr int kDwRowMax = 12;  // row tiles instantiated: 1..12 taps
+
+template <int CT>
+void dw_row(int kt, float* dwrow, bool first, const RowBitmap& d, int64_t co, int64_t n0, int64_t n1, int64_t cout,
+            const float* xp, int64_t img, const int64_t* poff, int64_t row_off, int64_t Cp) {
+#define SB_DW_ROW(K)                                                                                        \
+    case K:                                                                                                 \
+        if constexpr (K * CT <= kDwRowAcc) {                                                                \
+            dw_row_tile<K, CT>(dwrow, first, d, co, n0, n1, cout, xp, img, poff, row_off, Cp);             \
+            return;                                                                                         \
+        }                                                                                                   \
+        break;
+    switch (kt) {
+        SB_DW_ROW(1) SB_DW_ROW(2) SB_DW_ROW(3) SB_DW_ROW(4) SB_DW_ROW(5) SB_DW_ROW(6)
+        SB_DW_ROW(7) SB_DW_ROW(8) SB_DW_ROW(9) SB_DW_ROW(10) SB_DW_ROW(11) SB_DW_ROW(12)
+        default: break;
+    }
+#undef SB_DW_ROW
+    std::abort();  // kt outside 1..kDwRowMax or over the accumulator budget: a planning bug
+}
+
+// Few input channels (Cin < W, e.g. AlexNet conv1: 3): the channel vector would be mostly
+// padding (3 of 16 lanes) and the padded input 5x its size (out of L2). Instead x stays NHWC
+// with Cin channels, unpadded, and one kernel row of a receptive field (kw * Cin consecutive
+// floats) is the vector dimension: dwt (Cout, kh, NV * W) with dwt[co][i][j * Cin + c]. A tile
+// holds RB kernel rows x NV vectors; each decoded nonzero feeds RB * NV FMAs.
+template <int RB, int NV>
+inline void dw_taps_tile(float* dwt, bool first, const RowBitmap& d, int64_t co, int64_t n0, int64_t n1, int64_t cout,
+                         const float* xp, int64_t img, const int64_t* poff, int64_t rs) {
+    F acc[RB][NV];
+    for (int r = 0; r < RB; ++r)
+        for (int v = 0; v < NV; ++v) acc[r][v] = first ? zero() : load(dwt + (r * NV + v) * W);
+    for (int64_t n = n0; n < n1; ++n) {
+        const int64_t row = n * cout + co;
+        const uint64_t* bw = d.bits + row * d.wpr;
+        const float* val = d.vals + d.rowptr[row];
+        const float* xn = xp + n * img;
+        for (int64_t wi = 0; wi < d.wpr; ++wi) {
+            uint64_t b = bw[wi];
+            const int64_t* po = poff + wi * 64;
+            while (b) {
+                const int64_t q = __builtin_ctzll(b);
+                b &= b - 1;
+                const F sv = set1(*val++);
+                const float* px = xn + po[q];
+                for (int r = 0; r < RB; ++r)
+                    for (int v = 0; v < NV; ++v) acc[r][v] = fmadd(sv, load(px + r * rs + v * W), acc[r][v]);
+            }
+        }
+    }
+    for (int r = 0; r < RB; ++r)
+        for (int v = 0; v < NV; ++v) store(dwt + (r * NV + v) * W, acc[r][v]);
+}
+
+constexpr int kDwTapsAcc = kVecRegs >= 32 ? 24 : 12;
+
+template <int NV, int RB>
+void dw_taps_rows(int rb, float* dwt, bool first, const RowBitmap& d, int64_t co, int64_t n0, int64_t n1, int64_t cout,
+                  const float* xp, int64_t img, const int64_t* poff, int64_t rs) {
+    if constexpr (RB >= 1) {
+        if (rb == RB) return dw_taps_tile<RB, NV>(dwt, first, d, co, n0, n1, cout, xp, img, poff, rs);
+        return dw_taps_rows<NV, RB - 1>(rb, dwt, first, d, co, n0, n1, cout, xp, img, poff, rs);
+    } else {
+        std::abort();  // rb outside 1..kDwTapsAcc / NV: a planning bug
+    }
+}
+
+// Vectors per kernel row the taps path takes (kw * Cin <= 6 W).
+constexpr int kDwTapsMaxNV = 6;
+
+template <int NV>
+void dw_taps_channel(const ConvGeometry& s, float* dwc, bool first, const RowBitmap& d, int64_t co, int64_t n0,
+                     int64_t n1, const float* xp, int64_t img, const int64_t* poff, int64_t rs) {
+    constexpr int RBmax = kDwTapsAcc / NV;
+    for (int64_t i0 = 0; i0 < s.kh; i0 += RBmax) {
+        const int rb = int(std::min<int64_t>(RBmax, s.kh - i0));
+        dw_taps_rows<NV, RBmax>(rb, dwc + i0 * NV * W, first, d, co, n0, n1, s.Cout, xp + i0 * rs, img, poff, rs);
+    }
+}
+
+bool dw_taps_fits(const ConvGeometry& s) {
+    return W > 1 && s.Cin < W && s.kw * s.Cin >= W && s.kw * s.Cin <= kDwTapsMaxNV * W;
+}
+
+void conv_dw_taps(const float* x, RowBitmap d, const ConvGeometry& s, float* dw, int threads) {
+    const int64_t C = s.Cin, Hp = s.H + 2 * s.ph, Wp = s.W + 2 * s.pw, img = Hp * Wp * C;
+    const int64_t nv = (s.kw * C + W - 1) / W, rs = Wp * C;
+    ws::Scope scope;
+    // + W slack: a row's last vector reads past its kw * Cin floats (lanes that are dropped).
+    struct { float* p; } xp{ws::get<float>(ws::kInput, s.N * img + W)}, dwt{ws::get<float>(ws::kOutput, s.Cout * s.kh * nv * W)};
+    nchw_to_padded_nhwc(x, s, C, xp.p, threads);
+    std::fill(xp.p + s.N * img, xp.p + s.N * img + W, 0.0f);
+    std::vector<int64_t> poff, toff;
+    nhwc_offsets(s, C, poff, toff);
+    const int64_t nb = dw_image_block(d, s, img);
+#pragma omp parallel num_threads(threads)
+    for (int64_t n0 = 0; n0 < s.N; n0 += nb) {
+        const int64_t n1 = std::min(s.N, n0 + nb);
+        const bool first = n0 == 0;
+#pragma omp for schedule(static)
+        for (int64_t co = 0; co < s.Cout; ++co) {
+            float* dwc = dwt.p + co * s.kh * nv * W;
+            int64_t cnt = 0;
+            for (int64_t n = n0; n < n1 && cnt == 0; ++n) cnt += d.rowptr[n * s.Cout + co + 1] - d.rowptr[n * s.Cout + co];
+            if (cnt == 0) {
+                if (first) std::memset(dwc, 0, sizeof(float) * size_t(s.kh * nv * W));
+                continue;
+            }
+            switch (nv) {
+                case 1: dw_taps_channel<1>(s, dwc, first, d, co, n0, n1, xp.p, img, poff.data(), rs); break;
+                case 2: dw_taps_channel<2>(s, dwc, first, d, co, n0, n1, xp.p, img, poff.data(), rs); break;
+                case 3: dw_taps_channel<3>(s, dwc, first, d, co, n0, n1, xp.p, img, poff.data(), rs); break;
+                case 4: dw_taps_channel<4>(s, dwc, first, d, co, n0, n1, xp.p, img, poff.data(), rs); break;
+                case 5: dw_taps_channel<5>(s, dwc, first, d, co, n0, n1, xp.p, img, poff.data(), rs); break;
+                default: dw_taps_channel<kDwTapsMaxNV>(s, dwc, first, d, co, n0, n1, xp.p, img, poff.data(), rs); break;
+            }
+        }  // implicit barrier: the next image block accumulates onto complete partial sums
+    }
+    // dwt (Cout, kh, nv * W) -> dw (Cout, Cin, kh, kw)
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t co = 0; co < s.Cout; ++co)
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t i = 0; i < s.kh; ++i)
+                for (int64_t j = 0; j < s.kw; ++j)
+                    dw[((co * C + c) * s.kh + i) * s.kw + j] = dwt.p[(co * s.kh + i) * nv * W + j * C + c];
+}
+
 void conv_dw(const float* x, RowBitmap d, const ConvGeometry& s, float* dw, int threads) {
     const int64_t KK = s.kh * s.kw, Cp = round_up(std::max<int64_t>(s.Cin, 1), W);
     const int64_t Hp = s.H + 2 * s.ph, Wp = s.W + 2 * s.pw, img = Hp * Wp * Cp, HoWo = s.Ho * s.Wo;
@@ -218,6 +351,7 @@ void conv_dw(const float* x, RowBitmap d, const ConvGeometry& s, float* dw, int 
         std::memset(dw, 0, sizeof(float) * size_t(s.Cout * s.Cin * KK));
         return;
     }
+    if (dw_taps_fits(s)) return conv_dw_taps(x, d, s, dw, threads);
     ws::Scope scope;
     struct { float* p; } xp{ws::get<float>(ws::kInput, s.N * img)}, dwi{ws::get<float>(ws::kOutput, s.Cout * KK * Cp)};
     nchw_to_padded_nhwc(x, s, Cp, xp.p, threads);
@@ -247,19 +381,20 @@ void conv_dw(const float* x, RowBitmap d, const ConvGeometry& s, float* dw, int 
                     dw_tile3x3<1>(dwc + v * W, first, d, co, n0, n1, s.Cout, xp.p + v * W, img, poff.data(),
                                   Wp * Cp, Cp, Cp);
             } else {
-                for (int64_t t = 0; t < KK; ++t) {
-                    float* dt = dwc + t * Cp;
-                    const int64_t* tt = toff.data() + t;
+                // Row tiles: up to kDwRowAcc / CT taps of one kernel row per pass over the nonzeros.
+                for (int64_t i = 0; i < s.kh; ++i) {
                     int64_t v = 0;
-                    for (; v + 8 <= nv; v += 8)
-                        dw_tile<1, 8>(dt + v * W, dt + v * W, first, d, co, n0, n1, s.Cout, xp.p + v * W, img,
-                                      poff.data(), tt, Cp);
-                    for (; v + 2 <= nv; v += 2)
-                        dw_tile<1, 2>(dt + v * W, dt + v * W, first, d, co, n0, n1, s.Cout, xp.p + v * W, img,
-                                      poff.data(), tt, Cp);
-                    if (v < nv)
-                        dw_tile<1, 1>(dt + v * W, dt + v * W, first, d, co, n0, n1, s.Cout, xp.p + v * W, img,
-                                      poff.data(), tt, Cp);
+                    const auto row_pass = [&](auto ct) {
+                        constexpr int CT = decltype(ct)::value;
+                        constexpr int kmax = std::min(kDwRowMax, kDwRowAcc / CT);
+                        for (int64_t j0 = 0; j0 < s.kw; j0 += kmax) {
+                            const int kt = int(std::min<int64_t>(kmax, s.kw - j0));
+                            dw_row<CT>(kt, dwc + (i * s.kw + j0) * Cp + v * W, first, d, co, n0, n1, s.Cout,
+                                       xp.p + v * W, img, poff.data(), toff[size_t(i * s.kw + j0)], Cp);
+                        }
+                    };
+                    for (; v + 2 <= nv; v += 2) row_pass(std::integral_constant<int, 2>{});
+                    if (v < nv) row_pass(std::integral_constant<int, 1>{});
                 }
             }
         }  // implicit barrier: the next image block accumulates onto complete partial sums
@@ -323,6 +458,73 @@ void dx_pass(const PixelLists& L, const ConvGeometry& s, const TapList& TH, cons
             }
 }
 
+// Few input channels (dw_taps_fits): a scatter in the tap-major layout of conv_dw_taps. Each
+// dO nonzero adds val * w[co][i][:] (one kernel row, kw * Cin floats in NV vectors) into the
+// matching span of each of the kh input rows of its receptive field, in an unpadded-channel
+// NHWC buffer with a zero border. Threads own whole images; within one image the nonzeros go
+// in bitmap order, so the sums' order is fixed by the data alone.
+template <int NV>
+void dx_taps_image(const RowBitmap& d, const ConvGeometry& s, const float* wt, int64_t n, float* dimg, int64_t rs) {
+    for (int64_t co = 0; co < s.Cout; ++co) {
+        const int64_t row = n * s.Cout + co;
+        const uint64_t* bw = d.bits + row * d.wpr;
+        const float* val = d.vals + d.rowptr[row];
+        const float* wc = wt + co * s.kh * NV * W;
+        for (int64_t wi = 0; wi < d.wpr; ++wi) {
+            uint64_t b = bw[wi];
+            while (b) {
+                const int64_t q = wi * 64 + __builtin_ctzll(b);
+                b &= b - 1;
+                const F sv = set1(*val++);
+                const int64_t ho = q / s.Wo, wo = q - ho * s.Wo;
+                float* base = dimg + ho * s.sh * rs + wo * s.sw * s.Cin;
+                for (int64_t i = 0; i < s.kh; ++i) {
+                    float* p = base + i * rs;
+                    const float* wr = wc + i * NV * W;
+                    for (int v = 0; v < NV; ++v) store(p + v * W, fmadd(sv, load(wr + v * W), load(p + v * W)));
+                }
+            }
+        }
+    }
+}
+
+void conv_dx_taps(const float* w, RowBitmap d, const ConvGeometry& s, float* dx, int threads) {
+    const int64_t C = s.Cin, KK = s.kh * s.kw, Hp = s.H + 2 * s.ph, Wp = s.W + 2 * s.pw, rs = Wp * C;
+    const int64_t nv = (s.kw * C + W - 1) / W;
+    // + W per image: a row span's last vector touches up to W - 1 floats past it (adding zero
+    // weights); the slack keeps that inside the image its thread owns.
+    const int64_t img = Hp * Wp * C + W;
+    ws::Scope scope;
+    struct { float* p; } wt{ws::get<float>(ws::kOutput, s.Cout * s.kh * nv * W)}, dxp{ws::get<float>(ws::kInput, s.N * img)};
+    // w (Cout, Cin, kh, kw) -> wt (Cout, kh, nv * W): wt[co][i][j * Cin + c], zero past kw * Cin
+    std::fill(wt.p, wt.p + s.Cout * s.kh * nv * W, 0.0f);
+    for (int64_t co = 0; co < s.Cout; ++co)
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t i = 0; i < s.kh; ++i)
+                for (int64_t j = 0; j < s.kw; ++j)
+                    wt.p[(co * s.kh + i) * nv * W + j * C + c] = w[(co * C + c) * KK + i * s.kw + j];
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t n = 0; n < s.N; ++n) {
+        float* dimg = dxp.p + n * img;
+        std::fill(dimg, dimg + img, 0.0f);
+        switch (nv) {
+            case 1: dx_taps_image<1>(d, s, wt.p, n, dimg, rs); break;
+            case 2: dx_taps_image<2>(d, s, wt.p, n, dimg, rs); break;
+            case 3: dx_taps_image<3>(d, s, wt.p, n, dimg, rs); break;
+            case 4: dx_taps_image<4>(d, s, wt.p, n, dimg, rs); break;
+            case 5: dx_taps_image<5>(d, s, wt.p, n, dimg, rs); break;
+            default: dx_taps_image<kDwTapsMaxNV>(d, s, wt.p, n, dimg, rs); break;
+        }
+        // this image: padded NHWC -> NCHW
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t h = 0; h < s.H; ++h) {
+                const float* src = dimg + ((h + s.ph) * Wp + s.pw) * C + c;
+                float* dst = dx + ((n * C + c) * s.H + h) * s.W;
+                for (int64_t x = 0; x < s.W; ++x) dst[x] = src[x * C];
+            }
+    }
+}
+
 void conv_dx(const float* w, RowBitmap d, const ConvGeometry& s, float* dx, int threads) {
     const int64_t KK = s.kh * s.kw, Cp = round_up(std::max<int64_t>(s.Cin, 1), W), nv = Cp / W;
     const int64_t HW = s.H * s.W;
@@ -331,6 +533,7 @@ void conv_dx(const float* w, RowBitmap d, const ConvGeometry& s, float* dx, int 
         std::memset(dx, 0, sizeof(float) * size_t(s.N * s.Cin * HW));
         return;
     }
+    if (dw_taps_fits(s)) return conv_dx_taps(w, d, s, dx, threads);
     ws::Scope scope;
     // weights (Cout, Cin, kh, kw) -> (Cout, KK, Cp)
     struct { float* p; } wt{ws::get<float>(ws::kOutput, s.Cout * KK * Cp)};

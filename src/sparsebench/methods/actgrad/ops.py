@@ -225,6 +225,10 @@ _CONV_SHAPES = {
     "3x3-batch1": (1, 16, 8, 8, 8, 3, 1, 1),
     "3x3-cout1": (2, 4, 5, 5, 1, 3, 1, 1),
     "5x3-rect": (2, 3, 8, 7, 4, (5, 3), 1, (2, 1)),
+    # large kernels: the weight gradient's row tiles (AlexNet conv1's 11x11 stride 4 on 3
+    # channels; a 13-tap row wider than one tile, over more than two vectors of channels)
+    "11x11s4-conv1": (1, 3, 23, 23, 4, 11, 4, 2),
+    "1x13-row": (2, 40, 5, 15, 3, (1, 13), 1, (0, 6)),
     "empty-batch": (0, 4, 5, 5, 3, 3, 1, 1),
     "1x1-spatial": (3, 6, 1, 1, 5, 1, 1, 0),
     "3x3-tiles16": (1, 16, 16, 17, 5, 3, 1, 1),  # full 16x16 layout-transpose tiles plus edges
