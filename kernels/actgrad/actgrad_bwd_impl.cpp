@@ -9,8 +9,12 @@
 // backward-data is a gather: each dX pixel keeps a tile of up to 8 vectors of channels in
 // registers and streams the nonzeros of the (<= kh*kw) dO pixels that feed it, one W row load
 // and one FMA per vector; weights are cut into output-channel blocks that fit L2.
-// weight-gradient keeps dW[co, 9 taps, 2 vectors] in registers while streaming the nonzeros of
-// dO[n, co, :, :] over a block of images whose X fits L2; threads own output channels.
+// weight-gradient keeps dW[co, 9 taps, 2 vectors] (3x3) or a row of up to 12 taps x CT vectors
+// (other kernels) in registers while streaming the nonzeros of dO[n, co, :, :] over a block of
+// images whose X fits L2; threads own output channels.
+// Few input channels (Cin < W, kw * Cin >= W: AlexNet conv1) take the taps layout instead:
+// NHWC with Cin channels unpadded, a kernel row's kw * Cin floats as the vector dimension
+// (conv_dw_taps, conv_dx_taps), so lanes are not mostly channel padding.
 #include <omp.h>
 
 #include <algorithm>
