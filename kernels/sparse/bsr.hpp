@@ -8,7 +8,8 @@
 // column-major inside a block so the bo weights one input row feeds are contiguous). A linear
 // weight (out, in) is the case KH = KW = 1, H = W = 1.
 //
-// Layout: the phase planes of kernels/common/phase_planes.hpp, packed once per call.
+// Layout: the phase planes of kernels/common/phase_planes.hpp, packed once per call; a pointwise
+// conv (1x1, stride 1, unpadded) and the linear layer skip them for the planes engine (planes.hpp).
 //
 // Kernels keep a register tile (R output rows x V vectors of output pixels) while streaming all
 // kept blocks that feed it: per kept (input row, R weights) one vector load per pixel vector and
