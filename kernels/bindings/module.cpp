@@ -2,7 +2,10 @@
 #include <omp.h>
 
 #include "../common/isa.hpp"
+#include "../common/phases.hpp"
 #include "checks.hpp"
+
+#include <pybind11/stl.h>
 
 namespace sb::bind {
 void bind_actgrad(py::module_& m);
@@ -53,6 +56,13 @@ py::dict build_info() {
 
 PYBIND11_MODULE(_kernels, m) {
     m.doc() = "sparsebench C++ kernels (per-ISA variants, OpenMP, GIL released)";
+    m.def(
+        "phase_profile", [](bool on) { sb::phases::enabled.store(on); },
+        "Turn the stage runs' phase timer on or off (off by default; tools/rates/bounds.py reads it).");
+    m.def(
+        "phase_times", [] { return sb::phases::take(); },
+        "Seconds per phase ('layout': packing, padding, transposes, zero fills; 'plan': offsets, row groups, "
+        "tile lists) accumulated since the last call, then cleared.");
     m.def("known_isas", [] { return isa_list(sb::known_isas()); },
           "Every ISA variant of the build's list (CMakeLists.txt), compiled here or not, in preference order.");
     m.def("compiled_isas", [] { return isa_list(sb::compiled_isas()); });

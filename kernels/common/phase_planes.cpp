@@ -1,5 +1,6 @@
 // Packing passes of the phase-plane layout (see phase_planes.hpp). Compiled once.
 #include "phase_planes.hpp"
+#include "phases.hpp"
 
 #include <omp.h>
 
@@ -36,6 +37,7 @@ inline void copy_floats(float* __restrict d, const float* __restrict s, int64_t 
 // copied pixels is zeroed (each value is written once).
 void pack_input(const PhasePlanes& g, const float* x, int64_t xC, const int64_t* cmap, int64_t nreal, float* xv,
                        int64_t npad, int threads) {
+    phases::Scope phase_scope("layout");
     const int64_t nplanes = npad * g.nph;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t pl = 0; pl < nplanes; ++pl) {
@@ -77,6 +79,7 @@ void pack_input(const PhasePlanes& g, const float* x, float* xv, int64_t cin_pad
 // where rmap[co] < 0.
 void unpack_output(const PhasePlanes& g, const float* yext, float* y, int64_t yC, const int64_t* rmap,
                           int threads) {
+    phases::Scope phase_scope("layout");
 #pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
     for (int64_t n = 0; n < g.N; ++n)
         for (int64_t co = 0; co < yC; ++co) {
@@ -99,6 +102,7 @@ void unpack_output(const PhasePlanes& g, const float* yext, float* y, int thread
 // max_off + ho*RL + n*Wv + wo, zeros elsewhere; rows in [nreal, npad) are zero.
 void pack_dy(const PhasePlanes& g, const float* dy, int64_t dC, const int64_t* cmap, int64_t nreal, float* dye,
                     int64_t npad, int threads) {
+    phases::Scope phase_scope("layout");
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t c = 0; c < npad; ++c) {
         float* d = dye + c * g.DS;
@@ -121,6 +125,7 @@ void pack_dy(const PhasePlanes& g, const float* dy, float* dye, int64_t cout_pad
 // dxv (rows, nph, PS), valid on each phase's real rows -> dx (N, xC, H, W): channel ci takes
 // row rmap ? rmap[ci] : ci, or zeros where rmap[ci] < 0.
 void unpack_dx(const PhasePlanes& g, const float* dxv, float* dx, int64_t xC, const int64_t* rmap, int threads) {
+    phases::Scope phase_scope("layout");
 #pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
     for (int64_t n = 0; n < g.N; ++n)
         for (int64_t ci = 0; ci < xC; ++ci) {

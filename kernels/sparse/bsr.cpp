@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "../common/phases.hpp"
 #include "../common/phase_planes.hpp"
 #include "../common/workspace.hpp"
 #include "bsr.hpp"
@@ -24,6 +25,7 @@ struct GroupPlan {
 // Forward: one group per block row; unit = (kept block, input row i), reading input channel
 // cb*bi + i at the block's tap.
 GroupPlan plan_forward(const PhasePlanes& g, const BsrWeight& b) {
+    phases::Scope phase_scope("plan");
     GroupPlan P;
     P.uptr.assign(b.nbr + 1, 0);
     P.out_off.resize(b.nbr);
@@ -50,6 +52,7 @@ GroupPlan plan_forward(const PhasePlanes& g, const BsrWeight& b) {
 // Backward-data: blocks by block column (input-channel block), then by tap phase; unit =
 // (kept block, output row j), reading the packed output gradient of channel br*bo + j.
 GroupPlan plan_backward_data(const PhasePlanes& g, const BsrWeight& b) {
+    phases::Scope phase_scope("plan");
     const int64_t ngr = b.ncb * g.nph;
     std::vector<int64_t> cnt(ngr + 1, 0);
     for (int64_t r = 0; r < b.nbr; ++r)

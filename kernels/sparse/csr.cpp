@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../common/phases.hpp"
 #include "../common/workspace.hpp"
 #include "csr.hpp"
 
@@ -74,6 +75,7 @@ const int32_t* chunk_pointers(const int32_t* ptr, const int32_t* offs, int64_t r
 
 // The tiling of P for vectors of W lanes: fills P.items, the chunking and the work count.
 void plan_tiles(TileRun& P, int W, int threads) {
+    phases::Scope phase_scope("plan");
     std::vector<TileItem>& items = P.items;
     items.clear();
     const int ncls = int(P.cls.size());
@@ -131,6 +133,7 @@ constexpr int64_t kSpmmWindowBytes = 32 << 10;
 // window (chans rows of the tile) stays in L1, row chunks when there are too few tiles.
 // nchan: input rows; chan: floats between input rows (offs / chan = the row of a nonzero).
 void plan_spmm(SpmmRun& P, int64_t nchan, int64_t chan, int W, int threads) {
+    phases::Scope phase_scope("plan");
     P.items.clear();
     P.total = 0;
     if (P.L <= 0 || P.nimg <= 0 || P.R <= 0) return;
@@ -193,6 +196,7 @@ Prepared prepared_layout(const ConvGeometry& g, int64_t slack_extra, int W) {
 }
 
 Prepared prepare_input(const CsrKernels& K, const ConvGeometry& g, const float* x, int64_t slack_extra, int threads) {
+    phases::Scope phase_scope("layout");
     const Prepared P = prepared_layout(g, slack_extra, K.W);
     K.prepare_input(g, P, x, threads);
     return P;
@@ -201,6 +205,7 @@ Prepared prepare_input(const CsrKernels& K, const ConvGeometry& g, const float* 
 // Offset of each nonzero (ci, i, j) in the prepared input.
 int32_t* forward_offsets(const ConvGeometry& g, const Prepared& P, const int32_t* row_ptr, const int32_t* col,
                          int threads) {
+    phases::Scope phase_scope("plan");
     const int64_t kk = g.kh * g.kw, s = g.stride(), nnz = row_ptr[g.Cout];
     std::vector<int32_t> tapoff(size_t(std::max<int64_t>(kk, 1)));
     for (int64_t i = 0; i < g.kh; ++i)
@@ -315,24 +320,27 @@ void csr_conv_backward_data(Isa isa, const ConvGeometry& g, const int32_t* tptr,
     ws::Scope scope;
     float* dyp = ws::get<float>(ws::kInput, g.N * img + slack);
     std::fill(dyp + g.N * img, dyp + g.N * img + slack, 0.0f);
+    {
+        phases::Scope phase_scope("layout");
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
-    for (int64_t n = 0; n < g.N; ++n)
-        for (int64_t co = 0; co < g.Cout; ++co) {
-            float* d = dyp + (n * g.Cout + co) * plane;
-            const float* src = dy + (n * g.Cout + co) * g.Ho * g.Wo;
-            for (int64_t m = 0; m < Hd; ++m) {
-                float* drow = d + m * Wd;
-                const int64_t ho = m - qh;
-                if (ho < 0 || ho >= g.Ho) {
-                    std::fill(drow, drow + Wd, 0.0f);
-                    continue;
+        for (int64_t n = 0; n < g.N; ++n)
+            for (int64_t co = 0; co < g.Cout; ++co) {
+                float* d = dyp + (n * g.Cout + co) * plane;
+                const float* src = dy + (n * g.Cout + co) * g.Ho * g.Wo;
+                for (int64_t m = 0; m < Hd; ++m) {
+                    float* drow = d + m * Wd;
+                    const int64_t ho = m - qh;
+                    if (ho < 0 || ho >= g.Ho) {
+                        std::fill(drow, drow + Wd, 0.0f);
+                        continue;
+                    }
+                    const int64_t lo = std::min(qw, Wd), hi = std::min(Wd, qw + g.Wo);
+                    std::fill(drow, drow + lo, 0.0f);
+                    if (hi > lo) std::memcpy(drow + lo, src + ho * g.Wo + (lo - qw), sizeof(float) * (hi - lo));
+                    std::fill(drow + std::max(hi, lo), drow + Wd, 0.0f);
                 }
-                const int64_t lo = std::min(qw, Wd), hi = std::min(Wd, qw + g.Wo);
-                std::fill(drow, drow + lo, 0.0f);
-                if (hi > lo) std::memcpy(drow + lo, src + ho * g.Wo + (lo - qw), sizeof(float) * (hi - lo));
-                std::fill(drow + std::max(hi, lo), drow + Wd, 0.0f);
             }
-        }
+    }
     const int64_t nnz = tptr[g.Cin * ncls];
     float* tval = ws::get<float>(ws::kValues, nnz);
     int32_t* toff = ws::get<int32_t>(ws::kIndex, nnz);
@@ -389,17 +397,20 @@ void csr_conv_weight_grad_sampled(Isa isa, const ConvGeometry& g, const int32_t*
     const Prepared P = prepare_input(K, g, x, Lp, threads);
     const int32_t* offs = forward_offsets(g, P, row_ptr, col, threads);
     float* dyf = ws::get<float>(ws::kAux, g.N * g.Cout * Lp);
+    {
+        phases::Scope phase_scope("layout");
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
-    for (int64_t n = 0; n < g.N; ++n)
-        for (int64_t co = 0; co < g.Cout; ++co) {
-            float* d = dyf + (n * g.Cout + co) * Lp;
-            const float* src = dy + (n * g.Cout + co) * g.Ho * g.Wo;
-            for (int64_t ho = 0; ho < g.Ho; ++ho) {
-                std::memcpy(d + ho * Wq, src + ho * g.Wo, sizeof(float) * g.Wo);
-                std::fill(d + ho * Wq + g.Wo, d + (ho + 1) * Wq, 0.0f);
+        for (int64_t n = 0; n < g.N; ++n)
+            for (int64_t co = 0; co < g.Cout; ++co) {
+                float* d = dyf + (n * g.Cout + co) * Lp;
+                const float* src = dy + (n * g.Cout + co) * g.Ho * g.Wo;
+                for (int64_t ho = 0; ho < g.Ho; ++ho) {
+                    std::memcpy(d + ho * Wq, src + ho * g.Wo, sizeof(float) * g.Wo);
+                    std::fill(d + ho * Wq + g.Wo, d + (ho + 1) * Wq, 0.0f);
+                }
+                std::fill(d + g.Ho * Wq, d + Lp, 0.0f);
             }
-            std::fill(d + g.Ho * Wq, d + Lp, 0.0f);
-        }
+    }
     run_sddmm(K, g.Cout, row_ptr, offs, dyf, Lp, P.buf, P.img, g.N, dval, threads);
 }
 
@@ -412,11 +423,15 @@ void csr_linear_forward(Isa isa, int64_t B, int64_t in, int64_t out, const int32
     // yt (out, B) = W (out, in) x xt (in, B): the batch as the vector dimension, then y = yt^T.
     float* xt = ws::get<float>(ws::kInput, in * B);
     float* yt = ws::get<float>(ws::kOutput, out * B);
-    K.transpose(x, B, in, xt, B, threads);
+    {
+        phases::Scope phase_scope("layout");
+        K.transpose(x, B, in, xt, B, threads);
+    }
     const int64_t nnz = row_ptr[out];
     int32_t* offs = ws::get<int32_t>(ws::kIndex, nnz);
     for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * B);
     run_pointwise(K, xt, in, row_ptr, offs, val, out, B, 1, yt, threads);  // one "image" of B positions
+    phases::Scope phase_scope("layout");
     K.transpose(yt, out, B, y, out, threads);
 }
 
@@ -428,7 +443,10 @@ void csr_linear_backward_data(Isa isa, int64_t B, int64_t in, int64_t out, const
     // dxt (in, B) = W^T (in, out) x dyt (out, B) with the transposed structure, then dx = dxt^T.
     float* dyt = ws::get<float>(ws::kInput, out * B);
     float* dxt = ws::get<float>(ws::kOutput, in * B);
-    K.transpose(dy, B, out, dyt, B, threads);
+    {
+        phases::Scope phase_scope("layout");
+        K.transpose(dy, B, out, dyt, B, threads);
+    }
     const int64_t nnz = tptr[in];
     float* tval = ws::get<float>(ws::kValues, nnz);
     int32_t* toff = ws::get<int32_t>(ws::kIndex, nnz);
@@ -437,6 +455,7 @@ void csr_linear_backward_data(Isa isa, int64_t B, int64_t in, int64_t out, const
         toff[t] = int32_t(tco[t] * B);
     }
     run_pointwise(K, dyt, out, tptr, toff, tval, in, B, 1, dxt, threads);
+    phases::Scope phase_scope("layout");
     K.transpose(dxt, in, B, dx, in, threads);
 }
 
@@ -460,8 +479,11 @@ void csr_linear_weight_grad_sampled(Isa isa, int64_t B, int64_t in, int64_t out,
         for (int64_t r = 0; r < out; ++r) std::fill(dyt + r * Lp + B, dyt + (r + 1) * Lp, 0.0f);
     }
     std::fill(xt + in * Lp, xt + in * Lp + 2 * W, 0.0f);
-    K.transpose(x, B, in, xt, Lp, threads);
-    K.transpose(dy, B, out, dyt, Lp, threads);
+    {
+        phases::Scope phase_scope("layout");
+        K.transpose(x, B, in, xt, Lp, threads);
+        K.transpose(dy, B, out, dyt, Lp, threads);
+    }
     int32_t* offs = ws::get<int32_t>(ws::kIndex, nnz);
     for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * Lp);
     run_sddmm(K, out, row_ptr, offs, dyt, Lp, xt, in * Lp, 1, dval, threads);

@@ -1,5 +1,6 @@
 // The planes engine's groups for each stage of the block and filter families on a pointwise
 // geometry, and the run (compiled once). See planes.hpp.
+#include "../common/phases.hpp"
 #include "planes.hpp"
 
 #include <algorithm>
@@ -56,6 +57,7 @@ PlanePlan dense_groups(const float* w, int64_t nrows, int64_t nunits, bool w_row
 }  // namespace
 
 PlanePlan bsr_planes_forward(const BsrWeight& b, int64_t Cin, int64_t Cout, int64_t L) {
+    phases::Scope phase_scope("plan");
     PlanePlan P;
     P.R = b.bo;
     P.uptr.assign(b.nbr + 1, 0);
@@ -81,6 +83,7 @@ PlanePlan bsr_planes_forward(const BsrWeight& b, int64_t Cin, int64_t Cout, int6
 }
 
 PlanePlan bsr_planes_backward_data(const BsrWeight& b, int64_t Cin, int64_t Cout, int64_t L) {
+    phases::Scope phase_scope("plan");
     // Groups are block columns (bi input planes); units are (kept block, output row o).
     PlanePlan P;
     P.R = b.bi;
@@ -113,6 +116,7 @@ PlanePlan bsr_planes_backward_data(const BsrWeight& b, int64_t Cin, int64_t Cout
 
 PlanePlan filter_planes_forward(const float* w, const int64_t* out_idx, int64_t k, const int64_t* in_idx, int64_t kin,
                                 int64_t out_channels, int64_t L) {
+    phases::Scope phase_scope("plan");
     PlanePlan P = dense_groups(w, k, kin, false, out_idx, in_idx, L);
     P.unwritten = missing(out_idx, k, out_channels);
     return P;
@@ -120,6 +124,7 @@ PlanePlan filter_planes_forward(const float* w, const int64_t* out_idx, int64_t 
 
 PlanePlan filter_planes_backward_data(const float* w, const int64_t* out_idx, int64_t k, const int64_t* in_idx,
                                       int64_t kin, int64_t in_channels, int64_t L) {
+    phases::Scope phase_scope("plan");
     PlanePlan P = dense_groups(w, kin, k, true, in_idx, out_idx, L);
     P.unwritten = missing(in_idx, kin, in_channels);
     return P;
@@ -127,6 +132,7 @@ PlanePlan filter_planes_backward_data(const float* w, const int64_t* out_idx, in
 
 std::vector<PlaneDotTile> bsr_planes_wgrad_tiles(const BsrWeight& b, int64_t Cin, int64_t Cout, int64_t& gj,
                                                  int64_t& gi) {
+    phases::Scope phase_scope("plan");
     // values[blk][i][o]: o contiguous.
     gj = 1;
     gi = b.bo;
@@ -150,6 +156,7 @@ std::vector<PlaneDotTile> bsr_planes_wgrad_tiles(const BsrWeight& b, int64_t Cin
 
 std::vector<PlaneDotTile> filter_planes_wgrad_tiles(const int64_t* out_idx, int64_t k, const int64_t* in_idx,
                                                     int64_t kin, int64_t& gj, int64_t& gi) {
+    phases::Scope phase_scope("plan");
     gj = kin;
     gi = 1;
     std::vector<PlaneDotTile> tiles;
@@ -192,8 +199,11 @@ void run_plane_dots(Isa isa, const std::vector<PlaneDotTile>& tiles, int64_t gj,
         const CsrKernels& C = csr_for(isa);
         float* xt = ws::get<float>(ws::kInput, in_ch * N);
         float* dyt = ws::get<float>(ws::kOutput, out_ch * N);
-        C.transpose(x, N, in_ch, xt, N, threads);
-        C.transpose(dy, N, out_ch, dyt, N, threads);
+        {
+            phases::Scope phase_scope("layout");
+            C.transpose(x, N, in_ch, xt, N, threads);
+            C.transpose(dy, N, out_ch, dyt, N, threads);
+        }
         D.x = xt;
         D.x_img = in_ch * N;
         D.dy = dyt;
@@ -218,13 +228,18 @@ void run_planes(Isa isa, const PlanePlan& P, const float* in, int64_t in_ch, flo
         const CsrKernels& C = csr_for(isa);
         float* it = ws::get<float>(ws::kInput, in_ch * N);
         float* ot = ws::get<float>(ws::kOutput, out_ch * N);
-        C.transpose(in, N, in_ch, it, N, threads);
-        for (int64_t c : P.unwritten) std::fill(ot + c * N, ot + (c + 1) * N, 0.0f);
+        {
+            phases::Scope phase_scope("layout");
+            C.transpose(in, N, in_ch, it, N, threads);
+            for (int64_t c : P.unwritten) std::fill(ot + c * N, ot + (c + 1) * N, 0.0f);
+        }
         K.planes_spmm(G, PlaneIO{it, in_ch * N, ot, out_ch * N, N, 1}, threads);
+        phases::Scope phase_scope("layout");
         C.transpose(ot, out_ch, N, out, out_ch, threads);
         return;
     }
     if (!P.unwritten.empty()) {
+        phases::Scope phase_scope("layout");
         const int64_t nu = int64_t(P.unwritten.size());
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
         for (int64_t n = 0; n < N; ++n)

@@ -1,79 +1,129 @@
-"""What bounds one weight-sparse stage kernel: its time split against measured floors.
+"""What bounds one weight-sparse stage kernel: its time split into measured phases.
 
-For each cell (layer, scheme, stage) it times, with the harness's own interleaved timer and
-beside the same implementations a `sparsebench run` round holds (torch.sparse included, so the
-caches and the allocator are left as they are there):
-  ours      the stage kernel, as `sparsebench run` calls it;
-  dense     the faster torch-dense layout;
-  touch     a fresh tensor of the stage's output size written once (allocation + first touch:
-            the compulsory output traffic every implementation pays);
-  pass      one copy of the stage's input activations into a fresh tensor (the floor of one
-            layout conversion: read + write of the input once);
-and derives
-  core      the stage's useful FLOPs at the inner-loop ceiling (--ceiling GFLOP/s: a CSR
-            row x vector loop alone, tools/rates/probes/mb.cpp, 58-66 GFLOP/s on AVX-512);
-  rest      ours - touch - core, also in units of `pass` (the layout passes and loop overheads).
-The bound named is the largest of touch, core and rest. Development aid for issue 19.
+For each cell (layer, scheme, stage):
+  speedup   ours against the faster torch-dense layout, with the harness's own interleaved
+            timer beside the same implementations a `sparsebench run` round holds;
+  phases    ours called back to back with the kernels' phase timer on (_kernels.phase_profile):
+            'layout' (phase-plane packing / unpacking, input preparation, padding, transposes,
+            zero fills), 'plan' (offsets, row groups, tile lists), and 'core' = the call's wall
+            time minus both (the microkernels, plus the binding's checks and output allocation);
+  core rate the stage's useful FLOPs over the core time, against --ceiling (the CSR row x vector
+            loop alone: tools/rates/probes/mb.cpp, 58-66 GFLOP/s on AVX-512);
+  write     the output-write floor: a fresh output-sized tensor allocated and written once, back
+            to back like the calls above.
+The bound is 'layout conversion' where layout takes >= 40 % of the call, 'output write' where the
+floor is >= 50 % of it, else the inner loop: 'at its ceiling' when the core runs at >= 50 % of
+--ceiling (loads per FMA), 'below its ceiling' otherwise (per-nonzero index decode and broadcast,
+short rows, tile edges). Development aid for issue 19.
 
   python tools/rates/bounds.py --cell LAYER:SCHEME:STAGE [--cell ...] [--s 0.9] [--threads 1]
          [--rounds 7] [--ceiling 60]
+  python tools/rates/bounds.py --pick results/rates/s09_t1.json   (per scheme and stage, the layers
+         of worst and median efficiency in that run, at --s and --threads)
 """
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
+
 import torch
 
 
+def _per_call(fn, seconds: float = 0.3, min_calls: int = 3) -> tuple[float, int]:
+    """Median seconds per call over calls made back to back for about `seconds`."""
+    ts: list[float] = []
+    t_end = time.perf_counter() + seconds
+    while len(ts) < min_calls or time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts), len(ts)
+
+
+def picked_cells(path: str, s: float, threads: int) -> list[str]:
+    """Per (scheme, stage) of a run's weight-sparse cells at s and threads: the layers of worst
+    and of median efficiency."""
+    from sparsebench.harness.table import table_rows
+    from sparsebench.measure import load_records
+
+    groups: dict[tuple[str, str], list[tuple[float, str]]] = {}
+    for r in table_rows(load_records(path)):
+        eff = r.get("sparsebench efficiency")
+        if r["suite"] == "weight_sparse" and r["sparsity"] == s and r["threads"] == threads and eff is not None:
+            groups.setdefault((r["scheme"], r["stage"]), []).append((eff, r["layer"]))
+    cells = []
+    for (scheme, stage), effs in sorted(groups.items()):
+        effs.sort()
+        for layer in dict.fromkeys((effs[0][1], effs[len(effs) // 2][1])):
+            cells.append(f"{layer}:{scheme}:{stage}")
+    return cells
+
+
 def measure_cell(layer: str, scheme: str, stage: str, s: float, threads: int, rounds: int, ceiling: float) -> dict:
+    from sparsebench import _kernels
     from sparsebench.cases import OURS, BenchCase
     from sparsebench.measure.timer import time_interleaved
     from sparsebench.methods.static_mask import bench as smb
 
-    case = BenchCase("weight_sparse", layer, scheme, stage, s, threads)
-    sb = smb.build(case)
-    _, _, x, _, dy, _, _, _ = smb.masked_problem(case)
-    inp = dy if stage == "backward_data" else x
-    out = sb.impls[OURS]()
-    out_shape, in_t = tuple(out.shape), inp
-    dense_names = [k for k in sb.impls if k.startswith("torch-dense")]
-    fns = {**sb.impls, "touch": lambda: torch.empty(out_shape).fill_(0.0), "pass": lambda: in_t.clone()}
-    med = {k: t.median_s for k, t in time_interleaved(fns, rounds=rounds, max_total_s=60.0).items()}
-    med["ours"] = med[OURS]
-    dense = min(med[k] for k in dense_names)
-    core = sb.effective_flops / (ceiling * 1e9)
-    rest = med["ours"] - med["touch"] - core
-    parts = {"output write (first touch)": med["touch"], "inner loop at its ceiling": core,
-             "layout passes and loop overhead": rest}
+    sb = smb.build(BenchCase("weight_sparse", layer, scheme, stage, s, threads))
+    ours = sb.impls[OURS]
+    med = {k: t.median_s for k, t in time_interleaved(sb.impls, rounds=rounds, max_total_s=60.0).items()}
+    dense = min(v for k, v in med.items() if k.startswith("torch-dense"))
+    out_shape = tuple(ours().shape)
+    _kernels.phase_times()
+    _kernels.phase_profile(True)
+    try:
+        t0 = time.perf_counter()
+        call_s, calls = _per_call(ours)
+        wall = time.perf_counter() - t0
+        phases = {k: v * call_s / wall for k, v in _kernels.phase_times().items()}  # per median call
+    finally:
+        _kernels.phase_profile(False)
+    write_s, _ = _per_call(lambda: torch.empty(out_shape).fill_(0.0))
+    layout, plan = phases.get("layout", 0.0), phases.get("plan", 0.0)
+    core = max(call_s - layout - plan, 1e-12)
+    core_rate = sb.effective_flops / core / 1e9
+    if layout >= 0.4 * call_s:
+        bound = "layout conversion"
+    elif write_s >= 0.5 * call_s:
+        bound = "output write"
+    elif core_rate >= 0.5 * ceiling:
+        bound = "inner loop at its ceiling"
+    else:
+        bound = "inner loop below its ceiling"
     return {"layer": layer, "scheme": scheme, "stage": stage, "s": s, "threads": threads,
-            "ours_ms": med["ours"] * 1e3, "dense_ms": dense * 1e3, "speedup": dense / med["ours"],
-            "touch_ms": med["touch"] * 1e3, "pass_ms": med["pass"] * 1e3, "core_ms": core * 1e3,
-            "rest_ms": rest * 1e3, "rest_passes": rest / med["pass"] if med["pass"] > 0 else float("nan"),
-            "useful_gflops": sb.effective_flops / med["ours"] / 1e9,
-            "bound": max(parts, key=parts.get)}
+            "speedup": dense / med[OURS], "call_ms": call_s * 1e3, "layout_ms": layout * 1e3,
+            "plan_ms": plan * 1e3, "core_ms": core * 1e3, "core_gflops": core_rate, "write_ms": write_s * 1e3,
+            "useful_gflops": sb.effective_flops / call_s / 1e9, "bound": bound}
 
 
-HEADER = ("| layer | scheme | stage | ours ms | dense ms | speedup | output first touch ms (% of ours) | "
-          "inner loop at ceiling ms (%) | rest ms (%, in input passes) | bound |\n|---|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| layer | scheme | stage | speedup | ours ms | layout ms (%) | plan ms (%) | core ms (%) | "
+          "core useful GFLOP/s | output-write floor ms (%) | bound |\n" + "|---" * 11 + "|")
 
 
 def row(r: dict) -> str:
-    pct = lambda v: f"{v:.2f} ({100 * v / r['ours_ms']:.0f} %)"  # noqa: E731
-    return (f"| {r['layer']} | {r['scheme']} | {r['stage']} | {r['ours_ms']:.2f} | {r['dense_ms']:.2f} | "
-            f"{r['speedup']:.2f} | {pct(r['touch_ms'])} | {pct(r['core_ms'])} | "
-            f"{pct(r['rest_ms'])}, {r['rest_passes']:.1f} passes of {r['pass_ms']:.2f} | {r['bound']} |")
+    pct = lambda v: f"{v:.2f} ({100 * v / r['call_ms']:.0f} %)"  # noqa: E731
+    return (f"| {r['layer']} | {r['scheme']} | {r['stage']} | {r['speedup']:.2f} | {r['call_ms']:.2f} | "
+            f"{pct(r['layout_ms'])} | {pct(r['plan_ms'])} | {pct(r['core_ms'])} | {r['core_gflops']:.1f} | "
+            f"{pct(r['write_ms'])} | {r['bound']} |")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cell", action="append", required=True, help="LAYER:SCHEME:STAGE, repeatable")
+    ap.add_argument("--cell", action="append", default=[], help="LAYER:SCHEME:STAGE, repeatable")
+    ap.add_argument("--pick", metavar="RESULTS", help="add the worst and median layer per scheme and stage of a run")
     ap.add_argument("--s", type=float, default=0.9)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--ceiling", type=float, default=60.0, help="inner-loop ceiling, GFLOP/s (default 60)")
     a = ap.parse_args(argv)
+    cells = a.cell + (picked_cells(a.pick, a.s, a.threads) if a.pick else [])
+    if not cells:
+        ap.error("give --cell or --pick")
     torch.set_num_threads(a.threads)
     print(HEADER)
-    for cell in a.cell:
+    for cell in cells:
         layer, scheme, stage = cell.split(":")
         print(row(measure_cell(layer, scheme, stage, a.s, a.threads, a.rounds, a.ceiling)), flush=True)
     return 0
