@@ -1,5 +1,5 @@
 """The kernels' opt-in phase timer (tools/rates/bounds.py reads it): silent when off, and when on
-it attributes a phase-plane kernel's packing to 'layout'."""
+it attributes a phase-plane kernel's packing and unpacking to their 'layout:' passes."""
 
 import torch
 
@@ -27,5 +27,5 @@ def test_on_records_layout_and_plan_then_clears():
     finally:
         _kernels.phase_profile(False)
     got = _kernels.phase_times()
-    assert set(got) == {"layout", "plan"} and all(v > 0 for v in got.values())
+    assert set(got) == {"layout:pack_input", "layout:unpack_output", "plan"} and all(v > 0 for v in got.values())
     assert _kernels.phase_times() == {}

@@ -118,7 +118,7 @@ int64_t prune_compress(const float* g, int64_t R, int64_t C, float tau, uint64_t
 
 // x (N, Cin, H, W) -> xp (N, H + 2ph, W + 2pw, Cp), zero border and zero channel padding.
 void nchw_to_padded_nhwc(const float* x, const ConvGeometry& s, int64_t Cp, float* xp, int threads) {
-    phases::Scope phase_scope("layout");
+    phases::Scope phase_scope("layout:nhwc");
     const int64_t Hp = s.H + 2 * s.ph, Wp = s.W + 2 * s.pw;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t n = 0; n < s.N; ++n) {

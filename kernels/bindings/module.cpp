@@ -61,8 +61,8 @@ PYBIND11_MODULE(_kernels, m) {
         "Turn the stage runs' phase timer on or off (off by default; tools/rates/bounds.py reads it).");
     m.def(
         "phase_times", [] { return sb::phases::take(); },
-        "Seconds per phase ('layout': packing, padding, transposes, zero fills; 'plan': offsets, row groups, "
-        "tile lists) accumulated since the last call, then cleared.");
+        "Seconds per phase ('layout:<pass>': packing, padding, transposes, zero fills; 'plan': offsets, row "
+        "groups, tile lists) accumulated since the last call, then cleared.");
     m.def("known_isas", [] { return isa_list(sb::known_isas()); },
           "Every ISA variant of the build's list (CMakeLists.txt), compiled here or not, in preference order.");
     m.def("compiled_isas", [] { return isa_list(sb::compiled_isas()); });

@@ -4,6 +4,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace sb {
@@ -37,7 +38,7 @@ inline void copy_floats(float* __restrict d, const float* __restrict s, int64_t 
 // copied pixels is zeroed (each value is written once).
 void pack_input(const PhasePlanes& g, const float* x, int64_t xC, const int64_t* cmap, int64_t nreal, float* xv,
                        int64_t npad, int threads) {
-    phases::Scope phase_scope("layout");
+    phases::Scope phase_scope("layout:pack_input");
     const int64_t nplanes = npad * g.nph;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t pl = 0; pl < nplanes; ++pl) {
@@ -79,7 +80,7 @@ void pack_input(const PhasePlanes& g, const float* x, float* xv, int64_t cin_pad
 // where rmap[co] < 0.
 void unpack_output(const PhasePlanes& g, const float* yext, float* y, int64_t yC, const int64_t* rmap,
                           int threads) {
-    phases::Scope phase_scope("layout");
+    phases::Scope phase_scope("layout:unpack_output");
 #pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
     for (int64_t n = 0; n < g.N; ++n)
         for (int64_t co = 0; co < yC; ++co) {
@@ -102,7 +103,7 @@ void unpack_output(const PhasePlanes& g, const float* yext, float* y, int thread
 // max_off + ho*RL + n*Wv + wo, zeros elsewhere; rows in [nreal, npad) are zero.
 void pack_dy(const PhasePlanes& g, const float* dy, int64_t dC, const int64_t* cmap, int64_t nreal, float* dye,
                     int64_t npad, int threads) {
-    phases::Scope phase_scope("layout");
+    phases::Scope phase_scope("layout:pack_dy");
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t c = 0; c < npad; ++c) {
         float* d = dye + c * g.DS;
@@ -125,7 +126,7 @@ void pack_dy(const PhasePlanes& g, const float* dy, float* dye, int64_t cout_pad
 // dxv (rows, nph, PS), valid on each phase's real rows -> dx (N, xC, H, W): channel ci takes
 // row rmap ? rmap[ci] : ci, or zeros where rmap[ci] < 0.
 void unpack_dx(const PhasePlanes& g, const float* dxv, float* dx, int64_t xC, const int64_t* rmap, int threads) {
-    phases::Scope phase_scope("layout");
+    phases::Scope phase_scope("layout:unpack_dx");
 #pragma omp parallel for collapse(2) num_threads(threads) schedule(static)
     for (int64_t n = 0; n < g.N; ++n)
         for (int64_t ci = 0; ci < xC; ++ci) {
@@ -147,11 +148,33 @@ void unpack_dx(const PhasePlanes& g, const float* dxv, float* dx, int64_t xC, co
                     const int64_t nv = std::max<int64_t>(0, std::min(g.W, g.Wv - g.ph));
                     copy_floats(drow, base + g.ph, nv);
                     zero_floats(drow + nv, g.W - nv);
+                } else if (g.sh == 2 && g.W % 2 == 0) {
+                    // Stride 2: even columns from one phase, odd from the other (an interleave
+                    // the compiler vectorizes), zeros past the plane.
+                    const int64_t be = g.ph & 1, je = g.ph >> 1, bo = (g.ph + 1) & 1, jo = (g.ph + 1) >> 1;
+                    const float* E = base + be * g.PS + je;
+                    const float* O = base + bo * g.PS + jo;
+                    const int64_t half = g.W / 2;
+                    const int64_t kn = std::max<int64_t>(0, std::min({half, g.Wv - je, g.Wv - jo}));
+                    for (int64_t k = 0; k < kn; ++k) {
+                        drow[2 * k] = E[k];
+                        drow[2 * k + 1] = O[k];
+                    }
+                    for (int64_t k = kn; k < half; ++k) {
+                        drow[2 * k] = je + k < g.Wv ? E[k] : 0.0f;
+                        drow[2 * k + 1] = jo + k < g.Wv ? O[k] : 0.0f;
+                    }
                 } else {
-                    int64_t b = g.ph % g.sh, j = g.ph / g.sh;
-                    for (int64_t w = 0; w < g.W; ++w) {
-                        drow[w] = j < g.Wv ? base[b * g.PS + j] : 0.0f;
-                        if (++b == g.sh) { b = 0; ++j; }
+                    // Phase b holds the columns w with (w + ph) % sh == b, at j = (w + ph) / sh:
+                    // one strided copy per phase (no per-element branch), zeros past the plane.
+                    for (int64_t b = 0; b < g.sh; ++b) {
+                        const int64_t w0 = ((b - g.ph) % g.sh + g.sh) % g.sh, j0 = (w0 + g.ph) / g.sh;
+                        const int64_t cnt = w0 < g.W ? (g.W - w0 + g.sh - 1) / g.sh : 0;
+                        const int64_t kn = std::max<int64_t>(0, std::min(cnt, g.Wv - j0));
+                        const float* src = base + b * g.PS + j0;
+                        float* dw = drow + w0;
+                        for (int64_t k = 0; k < kn; ++k) dw[k * g.sh] = src[k];
+                        for (int64_t k = kn; k < cnt; ++k) dw[k * g.sh] = 0.0f;
                     }
                 }
             }

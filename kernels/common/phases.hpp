@@ -1,6 +1,6 @@
 // Opt-in phase times of the stage runs, for attributing a kernel's time (tools/rates/bounds.py):
-// "layout" (packing, padding, transposes, zero fills), "plan" (offsets, row groups, tile lists)
-// and whatever the caller measures around them is the core. Off by default: a Scope then costs
+// "layout:<pass>" (packing, padding, transposes, zero fills), "plan" (offsets, row groups, tile
+// lists); whatever the caller measures around them is the core. Off by default: a Scope then costs
 // one relaxed load. Scopes belong in the calling thread, around (never inside) OpenMP regions.
 #pragma once
 

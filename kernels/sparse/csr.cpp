@@ -196,7 +196,7 @@ Prepared prepared_layout(const ConvGeometry& g, int64_t slack_extra, int W) {
 }
 
 Prepared prepare_input(const CsrKernels& K, const ConvGeometry& g, const float* x, int64_t slack_extra, int threads) {
-    phases::Scope phase_scope("layout");
+    phases::Scope phase_scope("layout:prepare_input");
     const Prepared P = prepared_layout(g, slack_extra, K.W);
     K.prepare_input(g, P, x, threads);
     return P;
@@ -321,7 +321,7 @@ void csr_conv_backward_data(Isa isa, const ConvGeometry& g, const int32_t* tptr,
     float* dyp = ws::get<float>(ws::kInput, g.N * img + slack);
     std::fill(dyp + g.N * img, dyp + g.N * img + slack, 0.0f);
     {
-        phases::Scope phase_scope("layout");
+        phases::Scope phase_scope("layout:pad_dy");
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
         for (int64_t n = 0; n < g.N; ++n)
             for (int64_t co = 0; co < g.Cout; ++co) {
@@ -398,7 +398,7 @@ void csr_conv_weight_grad_sampled(Isa isa, const ConvGeometry& g, const int32_t*
     const int32_t* offs = forward_offsets(g, P, row_ptr, col, threads);
     float* dyf = ws::get<float>(ws::kAux, g.N * g.Cout * Lp);
     {
-        phases::Scope phase_scope("layout");
+        phases::Scope phase_scope("layout:pad_dy");
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
         for (int64_t n = 0; n < g.N; ++n)
             for (int64_t co = 0; co < g.Cout; ++co) {
@@ -424,14 +424,14 @@ void csr_linear_forward(Isa isa, int64_t B, int64_t in, int64_t out, const int32
     float* xt = ws::get<float>(ws::kInput, in * B);
     float* yt = ws::get<float>(ws::kOutput, out * B);
     {
-        phases::Scope phase_scope("layout");
+        phases::Scope phase_scope("layout:transpose");
         K.transpose(x, B, in, xt, B, threads);
     }
     const int64_t nnz = row_ptr[out];
     int32_t* offs = ws::get<int32_t>(ws::kIndex, nnz);
     for (int64_t k = 0; k < nnz; ++k) offs[k] = int32_t(col[k] * B);
     run_pointwise(K, xt, in, row_ptr, offs, val, out, B, 1, yt, threads);  // one "image" of B positions
-    phases::Scope phase_scope("layout");
+    phases::Scope phase_scope("layout:transpose");
     K.transpose(yt, out, B, y, out, threads);
 }
 
@@ -444,7 +444,7 @@ void csr_linear_backward_data(Isa isa, int64_t B, int64_t in, int64_t out, const
     float* dyt = ws::get<float>(ws::kInput, out * B);
     float* dxt = ws::get<float>(ws::kOutput, in * B);
     {
-        phases::Scope phase_scope("layout");
+        phases::Scope phase_scope("layout:transpose");
         K.transpose(dy, B, out, dyt, B, threads);
     }
     const int64_t nnz = tptr[in];
@@ -455,7 +455,7 @@ void csr_linear_backward_data(Isa isa, int64_t B, int64_t in, int64_t out, const
         toff[t] = int32_t(tco[t] * B);
     }
     run_pointwise(K, dyt, out, tptr, toff, tval, in, B, 1, dxt, threads);
-    phases::Scope phase_scope("layout");
+    phases::Scope phase_scope("layout:transpose");
     K.transpose(dxt, in, B, dx, in, threads);
 }
 
@@ -480,7 +480,7 @@ void csr_linear_weight_grad_sampled(Isa isa, int64_t B, int64_t in, int64_t out,
     }
     std::fill(xt + in * Lp, xt + in * Lp + 2 * W, 0.0f);
     {
-        phases::Scope phase_scope("layout");
+        phases::Scope phase_scope("layout:transpose");
         K.transpose(x, B, in, xt, Lp, threads);
         K.transpose(dy, B, out, dyt, Lp, threads);
     }

@@ -307,10 +307,15 @@ void prepare_input(const ConvGeometry& g, const Prepared& P, const float* x, int
                             if (hi > lo) std::memcpy(d + lo, srow + (lo - g.ph), sizeof(float) * (hi - lo));
                             std::fill(d + std::max(hi, lo), d + P.Wq, 0.0f);
                         } else {
-                            for (int64_t c = 0; c < P.Wq; ++c) {
-                                const int64_t w = c * s + pw - g.ph;
-                                d[c] = (w >= 0 && w < g.W) ? srow[w] : 0.0f;
-                            }
+                            // columns c with w = c*s + pw - pad in [0, W): a branch-free strided
+                            // copy between zero borders
+                            const int64_t off = pw - g.ph;
+                            const int64_t clo = std::min(P.Wq, off >= 0 ? int64_t(0) : (-off + s - 1) / s);
+                            const int64_t chi = std::max(clo, std::min(P.Wq, g.W - off > 0 ? (g.W - off + s - 1) / s : 0));
+                            std::fill(d, d + clo, 0.0f);
+                            const float* sp = srow + off;
+                            for (int64_t c = clo; c < chi; ++c) d[c] = sp[c * s];
+                            std::fill(d + chi, d + P.Wq, 0.0f);
                         }
                     }
                 }

@@ -200,7 +200,7 @@ void run_plane_dots(Isa isa, const std::vector<PlaneDotTile>& tiles, int64_t gj,
         float* xt = ws::get<float>(ws::kInput, in_ch * N);
         float* dyt = ws::get<float>(ws::kOutput, out_ch * N);
         {
-            phases::Scope phase_scope("layout");
+            phases::Scope phase_scope("layout:transpose");
             C.transpose(x, N, in_ch, xt, N, threads);
             C.transpose(dy, N, out_ch, dyt, N, threads);
         }
@@ -229,17 +229,17 @@ void run_planes(Isa isa, const PlanePlan& P, const float* in, int64_t in_ch, flo
         float* it = ws::get<float>(ws::kInput, in_ch * N);
         float* ot = ws::get<float>(ws::kOutput, out_ch * N);
         {
-            phases::Scope phase_scope("layout");
+            phases::Scope phase_scope("layout:transpose");
             C.transpose(in, N, in_ch, it, N, threads);
             for (int64_t c : P.unwritten) std::fill(ot + c * N, ot + (c + 1) * N, 0.0f);
         }
         K.planes_spmm(G, PlaneIO{it, in_ch * N, ot, out_ch * N, N, 1}, threads);
-        phases::Scope phase_scope("layout");
+        phases::Scope phase_scope("layout:transpose");
         C.transpose(ot, out_ch, N, out, out_ch, threads);
         return;
     }
     if (!P.unwritten.empty()) {
-        phases::Scope phase_scope("layout");
+        phases::Scope phase_scope("layout:zero_fill");
         const int64_t nu = int64_t(P.unwritten.size());
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
         for (int64_t n = 0; n < N; ++n)

@@ -4,9 +4,10 @@ For each cell (layer, scheme, stage):
   speedup   ours against the faster torch-dense layout, with the harness's own interleaved
             timer beside the same implementations a `sparsebench run` round holds;
   phases    ours called back to back with the kernels' phase timer on (_kernels.phase_profile):
-            'layout' (phase-plane packing / unpacking, input preparation, padding, transposes,
-            zero fills), 'plan' (offsets, row groups, tile lists), and 'core' = the call's wall
-            time minus both (the microkernels, plus the binding's checks and output allocation);
+            the 'layout:*' passes (phase-plane packing / unpacking, input preparation, padding,
+            transposes, zero fills; the largest is named), 'plan' (offsets, row groups, tile
+            lists), and 'core' = the call's wall time minus both (the microkernels, plus the
+            binding's checks and output allocation);
   core rate the stage's useful FLOPs over the core time, against --ceiling (the CSR row x vector
             loop alone: tools/rates/probes/mb.cpp, 58-66 GFLOP/s on AVX-512);
   write     the output-write floor: a fresh output-sized tensor allocated and written once, back
@@ -81,7 +82,9 @@ def measure_cell(layer: str, scheme: str, stage: str, s: float, threads: int, ro
     finally:
         _kernels.phase_profile(False)
     write_s, _ = _per_call(lambda: torch.empty(out_shape).fill_(0.0))
-    layout, plan = phases.get("layout", 0.0), phases.get("plan", 0.0)
+    passes = {k.split(":", 1)[1]: v for k, v in phases.items() if k.startswith("layout:")}
+    layout, plan = sum(passes.values()), phases.get("plan", 0.0)
+    top_pass = max(passes, key=passes.get) if passes else "-"
     core = max(call_s - layout - plan, 1e-12)
     core_rate = sb.effective_flops / core / 1e9
     if layout >= 0.4 * call_s:
@@ -94,18 +97,18 @@ def measure_cell(layer: str, scheme: str, stage: str, s: float, threads: int, ro
         bound = "inner loop below its ceiling"
     return {"layer": layer, "scheme": scheme, "stage": stage, "s": s, "threads": threads,
             "speedup": dense / med[OURS], "call_ms": call_s * 1e3, "layout_ms": layout * 1e3,
-            "plan_ms": plan * 1e3, "core_ms": core * 1e3, "core_gflops": core_rate, "write_ms": write_s * 1e3,
+            "plan_ms": plan * 1e3, "top_pass": top_pass, "top_pass_ms": passes.get(top_pass, 0.0) * 1e3, "core_ms": core * 1e3, "core_gflops": core_rate, "write_ms": write_s * 1e3,
             "useful_gflops": sb.effective_flops / call_s / 1e9, "bound": bound}
 
 
-HEADER = ("| layer | scheme | stage | speedup | ours ms | layout ms (%) | plan ms (%) | core ms (%) | "
-          "core useful GFLOP/s | output-write floor ms (%) | bound |\n" + "|---" * 11 + "|")
+HEADER = ("| layer | scheme | stage | speedup | ours ms | layout ms (%) | largest pass ms | plan ms (%) | core ms (%) | "
+          "core useful GFLOP/s | output-write floor ms (%) | bound |\n" + "|---" * 12 + "|")
 
 
 def row(r: dict) -> str:
     pct = lambda v: f"{v:.2f} ({100 * v / r['call_ms']:.0f} %)"  # noqa: E731
     return (f"| {r['layer']} | {r['scheme']} | {r['stage']} | {r['speedup']:.2f} | {r['call_ms']:.2f} | "
-            f"{pct(r['layout_ms'])} | {pct(r['plan_ms'])} | {pct(r['core_ms'])} | {r['core_gflops']:.1f} | "
+            f"{pct(r['layout_ms'])} | {r['top_pass']} {r['top_pass_ms']:.2f} | {pct(r['plan_ms'])} | {pct(r['core_ms'])} | {r['core_gflops']:.1f} | "
             f"{pct(r['write_ms'])} | {r['bound']} |")
 
 

@@ -31,6 +31,9 @@ CONV_SHAPES = [
     ("batch1-4x4", 1, 4, 4, 4, 4, 3, 1, 1),
     ("emptybatch", 0, 4, 5, 5, 4, 3, 1, 1),
     ("s2p2-6x3", 2, 6, 7, 7, 3, 3, 2, 2),
+    # stride 2 on even widths: the interleaving unpack of the phase planes (odd and even padding)
+    ("s2even-6x5", 2, 6, 8, 10, 5, 3, 2, 1),
+    ("s2even-p0-4x6", 3, 4, 6, 8, 6, 3, 2, 0),
     ("res-16x16", 4, 16, 8, 8, 16, 3, 1, 1),
     # pointwise (1x1, stride 1, unpadded): the NCHW-planes paths. Odd plane (35 positions: a
     # partial last vector), planes long enough for several tiles with a partial vector inside a

@@ -19,7 +19,7 @@ def _filter_weight(shape, sp, dense):
 
 
 # torch's dense kernels do the arithmetic: fewer cases (the same for every isa= / threads=).
-make_stage_ops("filter", LI2017, _filter_weight, linear=True, native=False, conv_shapes=[CONV_SHAPES[i] for i in (0, 1, 2, 4, 7, 8, 9)],
+make_stage_ops("filter", LI2017, _filter_weight, linear=True, native=False, conv_shapes=[CONV_SHAPES[i] for i in (0, 1, 2, 4, 6, 9, 10, 11)],
                sparsities=(0.0, 0.9, 1.0), note=" (compacted dense problem on torch)")
 
 
