@@ -3,6 +3,9 @@ speedups (efficiency) at one sparsity per layer and scheme, per thread count; br
 sparsity per scheme and stage; ours vs SparseProp on the layer step; the sparse-dO backward.
 
     python tools/rates/closing_tables.py results/rates/*.json > tables.md
+
+A case measured in several files counts once: the file given last wins (a re-run of some layers
+after a kernel change, listed after the full run, replaces their records).
 """
 
 import sys
@@ -22,7 +25,16 @@ def cell(row):
 
 
 def main(paths):
-    recs = [r for p in paths for r in load_records(p)]
+    latest: dict[tuple, dict] = {}
+    for p in paths:
+        for r in load_records(p):
+            case = r.get("case", {})
+            key = (r.get("kind"), case.get("id"), case.get("impl"))
+            if case.get("id") is None:  # machine / roofs records: keep every one
+                key = (len(latest),)
+            latest.pop(key, None)
+            latest[key] = r
+    recs = list(latest.values())
     rows = table_rows(recs)
     ws = [r for r in rows if r["suite"] == "weight_sparse" and r["stage"] in STAGES]
     by = {(r["layer"], r["scheme"], r["stage"], r["threads"], r["sparsity"]): r for r in ws}
