@@ -19,8 +19,8 @@ short rows, tile edges). Development aid for issue 19.
 
   python tools/rates/bounds.py --cell LAYER:SCHEME:STAGE [--cell ...] [--s 0.9] [--threads 1]
          [--rounds 7] [--ceiling 60]
-  python tools/rates/bounds.py --pick results/rates/s09_t1.json   (per scheme and stage, the layers
-         of worst and median efficiency in that run, at --s and --threads)
+  python tools/rates/bounds.py --pick results/rates/s09_t1.json [--pick ...]   (per scheme and
+         stage, the layers of worst and median efficiency in those runs, at --s and --threads)
 """
 from __future__ import annotations
 
@@ -42,17 +42,21 @@ def _per_call(fn, seconds: float = 0.3, min_calls: int = 3) -> tuple[float, int]
     return statistics.median(ts), len(ts)
 
 
-def picked_cells(path: str, s: float, threads: int) -> list[str]:
-    """Per (scheme, stage) of a run's weight-sparse cells at s and threads: the layers of worst
-    and of median efficiency."""
+def picked_cells(paths: list[str], s: float, threads: int) -> list[str]:
+    """Per (scheme, stage) of the runs' weight-sparse cells at s and threads: the layers of worst
+    and of median efficiency (a cell in several files: the last file's)."""
     from sparsebench.harness.table import table_rows
     from sparsebench.measure import load_records
 
+    effs_by: dict[tuple[str, str, str], float] = {}
+    for path in paths:
+        for r in table_rows(load_records(path)):
+            eff = r.get("sparsebench efficiency")
+            if r["suite"] == "weight_sparse" and r["sparsity"] == s and r["threads"] == threads and eff is not None:
+                effs_by[(r["scheme"], r["stage"], r["layer"])] = eff
     groups: dict[tuple[str, str], list[tuple[float, str]]] = {}
-    for r in table_rows(load_records(path)):
-        eff = r.get("sparsebench efficiency")
-        if r["suite"] == "weight_sparse" and r["sparsity"] == s and r["threads"] == threads and eff is not None:
-            groups.setdefault((r["scheme"], r["stage"]), []).append((eff, r["layer"]))
+    for (scheme, stage, layer), eff in effs_by.items():
+        groups.setdefault((scheme, stage), []).append((eff, layer))
     cells = []
     for (scheme, stage), effs in sorted(groups.items()):
         effs.sort()
@@ -115,7 +119,8 @@ def row(r: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cell", action="append", default=[], help="LAYER:SCHEME:STAGE, repeatable")
-    ap.add_argument("--pick", metavar="RESULTS", help="add the worst and median layer per scheme and stage of a run")
+    ap.add_argument("--pick", metavar="RESULTS", action="append", default=[],
+                    help="add the worst and median layer per scheme and stage of a run (repeatable: later files win)")
     ap.add_argument("--s", type=float, default=0.9)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=7)
