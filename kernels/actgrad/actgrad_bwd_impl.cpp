@@ -12,7 +12,7 @@
 // weight-gradient keeps dW[co, 9 taps, 2 vectors] (3x3) or a row of up to 12 taps x CT vectors
 // (other kernels) in registers while streaming the nonzeros of dO[n, co, :, :] over a block of
 // images whose X fits L2; threads own output channels.
-// Few input channels (Cin < W, kw * Cin >= W: AlexNet conv1) take the taps layout instead:
+// Few input channels (Cin < W: AlexNet conv1, any stem) take the taps layout instead:
 // NHWC with Cin channels unpadded, a kernel row's kw * Cin floats as the vector dimension
 // (conv_dw_taps, conv_dx_taps), so lanes are not mostly channel padding.
 #include <omp.h>
@@ -302,8 +302,10 @@ void dw_taps_channel(const ConvGeometry& s, float* dwc, bool first, const RowBit
     }
 }
 
+// A kernel row's kw * Cin lanes are never fewer than the Cin a channel vector would use, so
+// every layer with fewer input channels than lanes takes it (kw * Cin <= 6 W).
 bool dw_taps_fits(const ConvGeometry& s) {
-    return W > 1 && s.Cin < W && s.kw * s.Cin >= W && s.kw * s.Cin <= kDwTapsMaxNV * W;
+    return W > 1 && s.Cin < W && s.kw * s.Cin <= kDwTapsMaxNV * W;
 }
 
 void conv_dw_taps(const float* x, RowBitmap d, const ConvGeometry& s, float* dw, int threads) {
