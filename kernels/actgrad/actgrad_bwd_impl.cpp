@@ -189,37 +189,42 @@ inline void dw_tile3x3(float* dwc, bool first, const RowBitmap& d, int64_t co, i
 // the scalar reference keeps 2 (one-lane "vectors").
 constexpr int kDwCT = (kVecRegs >= 32 || W == 1) ? 2 : 1;
 
-// KT consecutive taps j0..j0+KT-1 of one kernel row (input offsets j*Cp apart in the padded
-// NHWC input) x CT vectors: each decoded nonzero feeds KT*CT FMAs. Large kernels (AlexNet
-// conv1, 11x11, 3 input channels in one vector) used to decode every nonzero once per tap.
-template <int KT, int CT>
-inline void dw_row_tile(float* dwrow, bool first, const RowBitmap& d, int64_t co, int64_t n0, int64_t n1,
-                        int64_t cout, const float* xp, int64_t img, const int64_t* poff, int64_t row_off, int64_t Cp) {
-    F acc[KT][CT];
-    for (int t = 0; t < KT; ++t)
-        for (int k = 0; k < CT; ++k) acc[t][k] = first ? zero() : load(dwrow + t * Cp + k * W);
+// The weight gradient's register tile: acc[a][b] accumulates sum over the dO nonzeros of channel
+// co (images [n0, n1)) of val * x[pixel + a * in_a + b * W], and lives at out[a * out_a + b * W].
+// Each decoded nonzero feeds A * B FMAs. Two layouts use it:
+//   row tiles: A consecutive taps of one kernel row (in_a = out_a = Cp) x B channel vectors;
+//   taps tiles (few channels): A kernel rows (in_a = the input row stride) x B vectors of one
+//   row's kw * Cin taps-and-channels (out_a = B * W).
+template <int A, int B>
+inline void dw_grid_tile(float* out, int64_t out_a, bool first, const RowBitmap& d, int64_t co, int64_t n0, int64_t n1,
+                         int64_t cout, const float* xp, int64_t img, const int64_t* poff, int64_t in_a) {
+    F acc[A][B];
+    for (int a = 0; a < A; ++a)
+        for (int b = 0; b < B; ++b) acc[a][b] = first ? zero() : load(out + a * out_a + b * W);
     for (int64_t n = n0; n < n1; ++n) {
-        const int64_t r = n * cout + co;
-        const uint64_t* bw = d.bits + r * d.wpr;
-        const float* v = d.vals + d.rowptr[r];
-        const float* xn = xp + n * img + row_off;
+        const int64_t row = n * cout + co;
+        const uint64_t* bw = d.bits + row * d.wpr;
+        const float* val = d.vals + d.rowptr[row];
+        const float* xn = xp + n * img;
         for (int64_t wi = 0; wi < d.wpr; ++wi) {
-            uint64_t b = bw[wi];
+            uint64_t bits = bw[wi];
             const int64_t* po = poff + wi * 64;
-            while (b) {
-                const int64_t q = __builtin_ctzll(b);
-                b &= b - 1;
-                const F sv = set1(*v++);
+            while (bits) {
+                const int64_t q = __builtin_ctzll(bits);
+                bits &= bits - 1;
+                const F sv = set1(*val++);
                 const float* px = xn + po[q];
-                for (int t = 0; t < KT; ++t)
-                    for (int k = 0; k < CT; ++k) acc[t][k] = fmadd(sv, load(px + t * Cp + k * W), acc[t][k]);
+                for (int a = 0; a < A; ++a)
+                    for (int b = 0; b < B; ++b) acc[a][b] = fmadd(sv, load(px + a * in_a + b * W), acc[a][b]);
             }
         }
     }
-    for (int t = 0; t < KT; ++t)
-        for (int k = 0; k < CT; ++k) store(dwrow + t * Cp + k * W, acc[t][k]);
+    for (int a = 0; a < A; ++a)
+        for (int b = 0; b < B; ++b) store(out + a * out_a + b * W, acc[a][b]);
 }
 
+// Row tiles: KT consecutive taps of one kernel row x CT vectors. Large kernels (AlexNet conv1,
+// 11x11) used to decode every nonzero once per tap.
 // Taps per row tile: accumulators for KT x CT plus the broadcast and a load.
 constexpr int kDwRowAcc = kVecRegs >= 32 ? 24 : 12;
 constexpr int kDwRowMax = 12;  // row tiles instantiated: 1..12 taps
@@ -230,7 +235,7 @@ void dw_row(int kt, float* dwrow, bool first, const RowBitmap& d, int64_t co, in
 #define SB_DW_ROW(K)                                                                                        \
     case K:                                                                                                 \
         if constexpr (K * CT <= kDwRowAcc) {                                                                \
-            dw_row_tile<K, CT>(dwrow, first, d, co, n0, n1, cout, xp, img, poff, row_off, Cp);             \
+            dw_grid_tile<K, CT>(dwrow, Cp, first, d, co, n0, n1, cout, xp + row_off, img, poff, Cp);      \
             return;                                                                                         \
         }                                                                                                   \
         break;
@@ -247,42 +252,14 @@ void dw_row(int kt, float* dwrow, bool first, const RowBitmap& d, int64_t co, in
 // padding (3 of 16 lanes) and the padded input 5x its size (out of L2). Instead x stays NHWC
 // with Cin channels, unpadded, and one kernel row of a receptive field (kw * Cin consecutive
 // floats) is the vector dimension: dwt (Cout, kh, NV * W) with dwt[co][i][j * Cin + c]. A tile
-// holds RB kernel rows x NV vectors; each decoded nonzero feeds RB * NV FMAs.
-template <int RB, int NV>
-inline void dw_taps_tile(float* dwt, bool first, const RowBitmap& d, int64_t co, int64_t n0, int64_t n1, int64_t cout,
-                         const float* xp, int64_t img, const int64_t* poff, int64_t rs) {
-    F acc[RB][NV];
-    for (int r = 0; r < RB; ++r)
-        for (int v = 0; v < NV; ++v) acc[r][v] = first ? zero() : load(dwt + (r * NV + v) * W);
-    for (int64_t n = n0; n < n1; ++n) {
-        const int64_t row = n * cout + co;
-        const uint64_t* bw = d.bits + row * d.wpr;
-        const float* val = d.vals + d.rowptr[row];
-        const float* xn = xp + n * img;
-        for (int64_t wi = 0; wi < d.wpr; ++wi) {
-            uint64_t b = bw[wi];
-            const int64_t* po = poff + wi * 64;
-            while (b) {
-                const int64_t q = __builtin_ctzll(b);
-                b &= b - 1;
-                const F sv = set1(*val++);
-                const float* px = xn + po[q];
-                for (int r = 0; r < RB; ++r)
-                    for (int v = 0; v < NV; ++v) acc[r][v] = fmadd(sv, load(px + r * rs + v * W), acc[r][v]);
-            }
-        }
-    }
-    for (int r = 0; r < RB; ++r)
-        for (int v = 0; v < NV; ++v) store(dwt + (r * NV + v) * W, acc[r][v]);
-}
-
+// (dw_grid_tile) holds RB kernel rows x NV vectors.
 constexpr int kDwTapsAcc = kVecRegs >= 32 ? 24 : 12;
 
 template <int NV, int RB>
 void dw_taps_rows(int rb, float* dwt, bool first, const RowBitmap& d, int64_t co, int64_t n0, int64_t n1, int64_t cout,
                   const float* xp, int64_t img, const int64_t* poff, int64_t rs) {
     if constexpr (RB >= 1) {
-        if (rb == RB) return dw_taps_tile<RB, NV>(dwt, first, d, co, n0, n1, cout, xp, img, poff, rs);
+        if (rb == RB) return dw_grid_tile<RB, NV>(dwt, NV * W, first, d, co, n0, n1, cout, xp, img, poff, rs);
         return dw_taps_rows<NV, RB - 1>(rb, dwt, first, d, co, n0, n1, cout, xp, img, poff, rs);
     } else {
         std::abort();  // rb outside 1..kDwTapsAcc / NV: a planning bug
