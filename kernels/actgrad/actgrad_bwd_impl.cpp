@@ -142,6 +142,28 @@ void nchw_to_padded_nhwc(const float* x, const ConvGeometry& s, int64_t Cp, floa
 
 // --- conv weight-gradient -------------------------------------------------------------------
 
+// fn(value broadcast, x at the nonzero's pixel) for every dO nonzero of channel co in images
+// [n0, n1), images and then columns in order: the bitmap walk every weight-gradient tile shares.
+template <typename Fn>
+inline void each_nonzero(const RowBitmap& d, int64_t co, int64_t n0, int64_t n1, int64_t cout, const float* xp,
+                         int64_t img, const int64_t* poff, Fn&& fn) {
+    for (int64_t n = n0; n < n1; ++n) {
+        const int64_t row = n * cout + co;
+        const uint64_t* bw = d.bits + row * d.wpr;
+        const float* val = d.vals + d.rowptr[row];
+        const float* xn = xp + n * img;
+        for (int64_t wi = 0; wi < d.wpr; ++wi) {
+            uint64_t bits = bw[wi];
+            const int64_t* po = poff + wi * 64;
+            while (bits) {
+                const int64_t q = __builtin_ctzll(bits);
+                bits &= bits - 1;
+                fn(set1(*val++), xn + po[q]);
+            }
+        }
+    }
+}
+
 // 3x3 taps: three row pointers and column offsets 0, cs, 2cs, so every load is one
 // base + index*4 + displacement address (no per-tap offset table in the inner loop).
 template <int CT>
@@ -152,35 +174,21 @@ inline void dw_tile3x3(float* dwc, bool first, const RowBitmap& d, int64_t co, i
     for (int t = 0; t < 9; ++t)
         for (int k = 0; k < CT; ++k) acc[t][k] = first ? zero() : load(dwc + t * tstride + k * W);
     const int64_t cs2 = 2 * cs;
-    for (int64_t n = n0; n < n1; ++n) {
-        const int64_t r = n * cout + co;
-        const uint64_t* bw = d.bits + r * d.wpr;
-        const float* v = d.vals + d.rowptr[r];
-        const float* xn = xp + n * img;
-        for (int64_t wi = 0; wi < d.wpr; ++wi) {
-            uint64_t b = bw[wi];
-            const int64_t* po = poff + wi * 64;
-            while (b) {
-                const int64_t q = __builtin_ctzll(b);
-                b &= b - 1;
-                const F sv = set1(*v++);
-                const float* r0 = xn + po[q];
-                const float* r1 = r0 + rs;
-                const float* r2 = r1 + rs;
-                for (int k = 0; k < CT; ++k) {
-                    acc[0][k] = fmadd(sv, load(r0 + k * W), acc[0][k]);
-                    acc[1][k] = fmadd(sv, load(r0 + cs + k * W), acc[1][k]);
-                    acc[2][k] = fmadd(sv, load(r0 + cs2 + k * W), acc[2][k]);
-                    acc[3][k] = fmadd(sv, load(r1 + k * W), acc[3][k]);
-                    acc[4][k] = fmadd(sv, load(r1 + cs + k * W), acc[4][k]);
-                    acc[5][k] = fmadd(sv, load(r1 + cs2 + k * W), acc[5][k]);
-                    acc[6][k] = fmadd(sv, load(r2 + k * W), acc[6][k]);
-                    acc[7][k] = fmadd(sv, load(r2 + cs + k * W), acc[7][k]);
-                    acc[8][k] = fmadd(sv, load(r2 + cs2 + k * W), acc[8][k]);
-                }
-            }
+    each_nonzero(d, co, n0, n1, cout, xp, img, poff, [&](const F sv, const float* r0) {
+        const float* r1 = r0 + rs;
+        const float* r2 = r1 + rs;
+        for (int k = 0; k < CT; ++k) {
+            acc[0][k] = fmadd(sv, load(r0 + k * W), acc[0][k]);
+            acc[1][k] = fmadd(sv, load(r0 + cs + k * W), acc[1][k]);
+            acc[2][k] = fmadd(sv, load(r0 + cs2 + k * W), acc[2][k]);
+            acc[3][k] = fmadd(sv, load(r1 + k * W), acc[3][k]);
+            acc[4][k] = fmadd(sv, load(r1 + cs + k * W), acc[4][k]);
+            acc[5][k] = fmadd(sv, load(r1 + cs2 + k * W), acc[5][k]);
+            acc[6][k] = fmadd(sv, load(r2 + k * W), acc[6][k]);
+            acc[7][k] = fmadd(sv, load(r2 + cs + k * W), acc[7][k]);
+            acc[8][k] = fmadd(sv, load(r2 + cs2 + k * W), acc[8][k]);
         }
-    }
+    });
     for (int t = 0; t < 9; ++t)
         for (int k = 0; k < CT; ++k) store(dwc + t * tstride + k * W, acc[t][k]);
 }
@@ -201,24 +209,10 @@ inline void dw_grid_tile(float* out, int64_t out_a, bool first, const RowBitmap&
     F acc[A][B];
     for (int a = 0; a < A; ++a)
         for (int b = 0; b < B; ++b) acc[a][b] = first ? zero() : load(out + a * out_a + b * W);
-    for (int64_t n = n0; n < n1; ++n) {
-        const int64_t row = n * cout + co;
-        const uint64_t* bw = d.bits + row * d.wpr;
-        const float* val = d.vals + d.rowptr[row];
-        const float* xn = xp + n * img;
-        for (int64_t wi = 0; wi < d.wpr; ++wi) {
-            uint64_t bits = bw[wi];
-            const int64_t* po = poff + wi * 64;
-            while (bits) {
-                const int64_t q = __builtin_ctzll(bits);
-                bits &= bits - 1;
-                const F sv = set1(*val++);
-                const float* px = xn + po[q];
-                for (int a = 0; a < A; ++a)
-                    for (int b = 0; b < B; ++b) acc[a][b] = fmadd(sv, load(px + a * in_a + b * W), acc[a][b]);
-            }
-        }
-    }
+    each_nonzero(d, co, n0, n1, cout, xp, img, poff, [&](const F sv, const float* px) {
+        for (int a = 0; a < A; ++a)
+            for (int b = 0; b < B; ++b) acc[a][b] = fmadd(sv, load(px + a * in_a + b * W), acc[a][b]);
+    });
     for (int a = 0; a < A; ++a)
         for (int b = 0; b < B; ++b) store(out + a * out_a + b * W, acc[a][b]);
 }

@@ -54,6 +54,14 @@ PlanePlan dense_groups(const float* w, int64_t nrows, int64_t nunits, bool w_row
     return P;
 }
 
+// A linear layer's activations (N, ch) as planes (ch, N) in the calling thread's workspace slot.
+float* batch_planes(const CsrKernels& C, ws::Slot slot, const float* a, int64_t N, int64_t ch, int threads) {
+    float* t = ws::get<float>(slot, ch * N);
+    phases::Scope phase_scope("layout:transpose");
+    C.transpose(a, N, ch, t, N, threads);
+    return t;
+}
+
 }  // namespace
 
 PlanePlan bsr_planes_forward(const BsrWeight& b, int64_t Cin, int64_t Cout, int64_t L) {
@@ -197,13 +205,8 @@ void run_plane_dots(Isa isa, const std::vector<PlaneDotTile>& tiles, int64_t gj,
     if (HW == 1 && N > 1) {
         ws::Scope scope;
         const CsrKernels& C = csr_for(isa);
-        float* xt = ws::get<float>(ws::kInput, in_ch * N);
-        float* dyt = ws::get<float>(ws::kOutput, out_ch * N);
-        {
-            phases::Scope phase_scope("layout:transpose");
-            C.transpose(x, N, in_ch, xt, N, threads);
-            C.transpose(dy, N, out_ch, dyt, N, threads);
-        }
+        const float* xt = batch_planes(C, ws::kInput, x, N, in_ch, threads);
+        const float* dyt = batch_planes(C, ws::kOutput, dy, N, out_ch, threads);
         D.x = xt;
         D.x_img = in_ch * N;
         D.dy = dyt;
@@ -226,11 +229,10 @@ void run_planes(Isa isa, const PlanePlan& P, const float* in, int64_t in_ch, flo
         // A linear layer: the batch as the vector dimension, on transposed copies.
         ws::Scope scope;
         const CsrKernels& C = csr_for(isa);
-        float* it = ws::get<float>(ws::kInput, in_ch * N);
+        const float* it = batch_planes(C, ws::kInput, in, N, in_ch, threads);
         float* ot = ws::get<float>(ws::kOutput, out_ch * N);
         {
-            phases::Scope phase_scope("layout:transpose");
-            C.transpose(in, N, in_ch, it, N, threads);
+            phases::Scope phase_scope("layout:zero_fill");
             for (int64_t c : P.unwritten) std::fill(ot + c * N, ot + (c + 1) * N, 0.0f);
         }
         K.planes_spmm(G, PlaneIO{it, in_ch * N, ot, out_ch * N, N, 1}, threads);
